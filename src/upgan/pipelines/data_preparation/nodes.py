@@ -1,0 +1,150 @@
+"""Nodes of the data_preparation pipeline: adapters between the catalog and the core."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from upgan.io.cohort import SyntheticCohortSpec, check_layout, discover_cohort, write_synthetic_cohort
+from upgan.preparation import (
+    HUWindow,
+    PreparationConfig,
+    SliceSet,
+    concat_slice_sets,
+    prepare_subject,
+    split_subjects,
+)
+from upgan.reporting.figures import data_preview
+from upgan.tasks import get_task
+
+logger = logging.getLogger(__name__)
+
+
+def index_cohort(task_name: str, cohort: dict[str, Any], preparation: dict[str, Any]) -> pd.DataFrame:
+    """Find the task's raw volumes, generating the synthetic cohort first when that is the source.
+
+    Args:
+        task_name: the task (decides the cohort layout).
+        cohort: ``source`` (``synthetic`` or a folder in the task's layout), and for the
+            synthetic source ``synthetic_dir``, ``n_subjects``, ``seed``, ``n_workers`` and
+            ``simulation`` settings.
+        preparation: preparation settings (``resample_ct_to_pet`` relaxes the PET/CT grid check).
+
+    Returns:
+        One row per volume (``subject_id, modality, path, shape, affine, axcodes``).
+    """
+    task = get_task(task_name)
+    layout = check_layout(task.layout)
+    source = cohort.get("source", "synthetic")
+    if source == "synthetic":
+        spec = SyntheticCohortSpec(
+            layout=layout,
+            n_subjects=int(cohort["n_subjects"]),
+            seed=int(cohort["seed"]),
+            simulation=dict(cohort.get("simulation", {})),
+        )
+        root = write_synthetic_cohort(
+            cohort["synthetic_dir"], spec, n_workers=int(cohort.get("n_workers", 1))
+        )
+    else:
+        root = Path(source).expanduser()
+        logger.info("Reading the %s cohort of task %s from %s (read-only)", layout, task_name, root)
+    index = discover_cohort(root, layout, bool(preparation.get("resample_ct_to_pet", False)))
+    logger.info("%s: %d subjects in %s", task_name, index["subject_id"].nunique(), root)
+    return index
+
+
+def split_cohort(cohort_index: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
+    """Seeded patient-level split (``train``, ``val``, ``test`` counts and ``seed``)."""
+    unknown = sorted(set(split) - {"train", "val", "test", "seed"})
+    if unknown:
+        raise ValueError(f"unknown split parameter(s) {unknown}; expected train, val, test, seed")
+    return split_subjects(
+        cohort_index["subject_id"].unique().tolist(),
+        split["train"], split["val"], split["test"], int(split["seed"]),
+    )
+
+
+def _prepare_one(args: tuple) -> tuple[SliceSet, dict[str, Any]]:
+    task_name, subject_id, paths, config, seed = args
+    return prepare_subject(get_task(task_name), subject_id, paths, config, seed)
+
+
+def prepare_slices(
+    task_name: str,
+    cohort_index: pd.DataFrame,
+    split_manifest: pd.DataFrame,
+    preparation: dict[str, Any],
+    cohort: dict[str, Any],
+) -> tuple[SliceSet, SliceSet, SliceSet, pd.DataFrame]:
+    """Turn every subject of the split into normalised input/target axial slices.
+
+    The corruption of each subject (motion, random k-space lines) is seeded from
+    ``cohort.seed`` and the subject id; ``cohort.n_workers`` processes share the work.
+
+    Returns:
+        Train, validation and test slices, and a per-subject manifest (split, source files,
+        prepared geometry, normalisation) for putting predictions back into world space.
+    """
+    task = get_task(task_name)
+    config = PreparationConfig.from_params(preparation)
+    n_workers = int(cohort.get("n_workers", 1))
+    seed = int(cohort["seed"])
+    paths = cohort_index.pivot(index="subject_id", columns="modality", values="path")
+    used = split_manifest[split_manifest["split"] != "unused"]
+    jobs = [
+        (task.name, sid, paths.loc[sid].dropna().to_dict(), config, seed)
+        for sid in used["subject_id"]
+    ]
+    results: list[tuple[SliceSet, dict[str, Any]]] = []
+    bar = tqdm(total=len(jobs), desc=f"prepare {task.name}")
+    if n_workers > 1:
+        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            for result in pool.map(_prepare_one, jobs):
+                results.append(result)
+                bar.update()
+    else:
+        for job in jobs:
+            results.append(_prepare_one(job))
+            bar.update()
+    bar.close()
+    split_of = dict(zip(used["subject_id"], used["split"], strict=True))
+    rows = []
+    parts: dict[str, list[SliceSet]] = {"train": [], "val": [], "test": []}
+    for slices, row in results:
+        row["split"] = split_of[row["subject_id"]]
+        if row["n_kept"] == 0:
+            raise ValueError(
+                f"{row['target_path']}: no axial slice passed the foreground threshold "
+                f"(min_foreground={config.min_foreground}); is the volume a head scan?"
+            )
+        parts[row["split"]].append(slices)
+        rows.append(row)
+    sets = [concat_slice_sets(parts[s], config.slice_size) for s in ("train", "val", "test")]
+    manifest = pd.DataFrame(rows)
+    front = ["subject_id", "split", "n_slices", "n_kept"]
+    manifest = manifest[front + [c for c in manifest.columns if c not in front]]
+    logger.info(
+        "%s: %d / %d / %d train / val / test slices of %dx%d",
+        task.name, len(sets[0]), len(sets[1]), len(sets[2]), config.slice_size, config.slice_size,
+    )
+    return sets[0], sets[1], sets[2], manifest
+
+
+def plot_data_preview(task_name: str, test_slices: SliceSet, preparation: dict[str, Any]) -> Figure:
+    """A look at the data: input/target pairs of a few test subjects."""
+    task = get_task(task_name)
+    if task.name == "pet_to_ct":
+        window = HUWindow(*preparation.get("hu_window", (-1024.0, 3071.0)))
+        return data_preview(
+            test_slices, f"{task.name}: {task.description}", "NAC PET (normalised)", "CT",
+            target_display=(-200.0, 1500.0), target_to_units=window.inverse, units="[HU]",
+        )
+    label = "undersampled T1" if task.corruption == "undersample" else "motion-corrupted T1"
+    return data_preview(test_slices, f"{task.name}: {task.description}", label, "T1 (normalised)")

@@ -1,0 +1,1 @@
+"""Figures and tables (matplotlib; no Kedro imports)."""

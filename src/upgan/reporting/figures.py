@@ -1,0 +1,78 @@
+"""Figures of the data and of the models (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from upgan.preparation.prepare import SliceSet  # noqa: E402
+
+
+def _show(ax: plt.Axes, image: np.ndarray, title: str, **kwargs) -> None:
+    # canonical axial slices are (X = left->right, Y = posterior->anterior): show anterior up,
+    # the patient's right on the viewer's right (neurological convention)
+    ax.imshow(np.flipud(np.asarray(image).T), cmap=kwargs.pop("cmap", "gray"), **kwargs)
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def data_preview(
+    slices: SliceSet,
+    title: str,
+    input_label: str,
+    target_label: str,
+    n_subjects: int = 3,
+    target_display: tuple[float, float] = (0.0, 1.0),
+    target_to_units=None,
+    units: str = "",
+) -> Figure:
+    """Input/target pairs (and their difference) of the middle kept slice of a few subjects.
+
+    Args:
+        slices: prepared slices.
+        title: figure title.
+        input_label, target_label: column titles.
+        n_subjects: how many subjects (rows).
+        target_display: display window of the target in its units.
+        target_to_units: optional map from the normalised scale to display units (e.g. HU).
+        units: units of the target display.
+    """
+    subjects = list(dict.fromkeys(slices.subject_ids.tolist()))[:n_subjects]
+    if not subjects:
+        raise ValueError(f"{title}: no slices to show")
+    fig, axes = plt.subplots(len(subjects), 3, figsize=(7.5, 2.6 * len(subjects)), squeeze=False)
+    for row, subject in enumerate(subjects):
+        idx = np.flatnonzero(slices.subject_ids == subject)
+        mid = idx[len(idx) // 2]
+        source = slices.inputs[mid, 0]
+        target = slices.targets[mid, 0]
+        shown = target_to_units(target) if target_to_units is not None else target
+        _show(axes[row, 0], source, f"{subject} z={slices.slice_index[mid]}: {input_label}",
+              vmin=0.0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
+        _show(axes[row, 1], shown, f"{target_label} {units}".strip(),
+              vmin=target_display[0], vmax=target_display[1])
+        _show(axes[row, 2], source - target if slices.inputs.shape == slices.targets.shape else source,
+              "input - target (normalised)", cmap="RdBu_r", vmin=-0.5, vmax=0.5)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def montage(images: Sequence[np.ndarray], titles: Sequence[str], ncols: int = 4, **kwargs) -> Figure:
+    """A simple grid of images with titles."""
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.4 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, t in zip(axes.ravel(), images, titles, strict=False):
+        ax.axis("on")
+        _show(ax, image, t, **kwargs)
+    fig.tight_layout()
+    return fig

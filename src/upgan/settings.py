@@ -1,0 +1,15 @@
+"""Kedro project settings: configuration loader, environments and hooks."""
+
+from kedro.config import OmegaConfigLoader
+
+from upgan.hooks import ProjectStructureHooks
+
+HOOKS = (ProjectStructureHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # an env (test, paper, local) overrides only the keys it names
+    "merge_strategy": {"parameters": "soft"},
+}

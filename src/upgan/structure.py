@@ -1,0 +1,55 @@
+"""The parts of the configuration that shape the pipelines (tasks, methods, phases, sweep grid).
+
+Kedro builds pipelines before it hands parameters to nodes, so the registry reads these few
+structural parameters itself, from the same configuration environment as the run: the hook
+:class:`upgan.hooks.ProjectStructureHooks` records the run's parameters as soon as the Kedro
+context exists and asks Kedro to rebuild the pipelines when the environment changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kedro.config import OmegaConfigLoader
+
+from upgan.tasks import get_task
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_active: dict[str, Any] = {"env": None, "parameters": None}
+
+
+def activate(env: str | None, parameters: Mapping[str, Any]) -> bool:
+    """Record the run's parameters; True when they differ from the ones recorded before."""
+    changed = _active["parameters"] is not None and dict(_active["parameters"]) != dict(parameters)
+    _active.update(env=env, parameters=dict(parameters))
+    return changed
+
+
+def parameters() -> dict[str, Any]:
+    """The recorded run parameters, or those of ``$KEDRO_ENV`` (default ``local``) over base."""
+    if _active["parameters"] is None:
+        env = os.environ.get("KEDRO_ENV") or "local"
+        from upgan.settings import CONFIG_LOADER_ARGS
+
+        loader = OmegaConfigLoader(conf_source=str(PROJECT_ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS)
+        _active.update(env=env, parameters=dict(loader["parameters"]))
+    return _active["parameters"]
+
+
+def tasks() -> list[str]:
+    """Tasks the default pipelines cover (``tasks`` parameter), each checked against the registry."""
+    names = list(parameters().get("tasks", ["pet_to_ct", "mri_recon", "mri_motion"]))
+    for name in names:
+        get_task(name)
+    return names
+
+
+def n_phases() -> int:
+    """Number of UP-GAN phases M (``upgan.n_phases``)."""
+    m = parameters().get("upgan", {}).get("n_phases", 3)
+    if int(m) != m or m < 1:
+        raise ValueError(f"upgan.n_phases must be an integer >= 1, got {m!r}")
+    return int(m)
