@@ -17,3 +17,35 @@ PROJECT_PATH = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def kedro_project(tmp_path_factory):
+    """Run Kedro sessions of this project on the ``test`` env, everything under a temp folder.
+
+    Returns a function ``run(**session_run_kwargs) -> (data_root, outputs)``; repeated calls
+    share the same data root (so later pipelines see earlier outputs), and MLflow writes to a
+    sqlite file in the same folder.
+    """
+    import mlflow
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    root = tmp_path_factory.mktemp("kedro")
+    data_root = root / "data"
+    old_cwd = os.getcwd()
+    os.chdir(root)  # sqlite:///mlflow.db and ./mlruns land here
+    bootstrap_project(PROJECT_PATH)
+
+    def run(env: str = "test", **kwargs):
+        with KedroSession.create(
+            project_path=PROJECT_PATH, env=env, runtime_params={"data_root": str(data_root)}
+        ) as session:
+            try:
+                return data_root, session.run(**kwargs)
+            finally:
+                while mlflow.active_run():
+                    mlflow.end_run()
+
+    yield run
+    os.chdir(old_cwd)

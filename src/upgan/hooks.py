@@ -19,7 +19,7 @@ class ProjectStructureHooks:
     def after_context_created(self, context: KedroContext) -> None:
         """Record the run's parameters; rebuild pipelines if an earlier build used others."""
         if structure.activate(context.env, context.params):
-            from kedro.framework.project import pipelines, settings
+            from kedro.framework.project import pipelines
 
             logger.debug("Configuration changed: rebuilding the pipelines for env %s", context.env)
-            pipelines.configure(settings.PIPELINES_MODULE)
+            pipelines.configure("upgan.pipeline_registry")

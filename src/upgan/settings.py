@@ -13,3 +13,9 @@ CONFIG_LOADER_ARGS = {
     # an env (test, paper, local) overrides only the keys it names
     "merge_strategy": {"parameters": "soft"},
 }
+
+# Known, harmless warnings of the pinned stack (see docs/troubleshooting.md).
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=r".*register_new_resolver\(\) is deprecated.*")
+warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method.*")

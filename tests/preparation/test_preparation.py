@@ -3,7 +3,13 @@ import pandas as pd
 import pytest
 
 from upgan.io.nifti import NiftiVolume
-from upgan.preparation import HUWindow, PercentileScale, axial_slices, from_axial_slices, split_subjects
+from upgan.preparation import (
+    HUWindow,
+    PercentileScale,
+    axial_slices,
+    from_axial_slices,
+    split_subjects,
+)
 from upgan.preparation.geometry import prepared_affine, to_canonical
 from upgan.preparation.prepare import PreparationConfig
 from upgan.tasks import get_task

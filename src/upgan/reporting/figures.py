@@ -76,3 +76,52 @@ def montage(images: Sequence[np.ndarray], titles: Sequence[str], ncols: int = 4,
         _show(ax, image, t, **kwargs)
     fig.tight_layout()
     return fig
+
+
+def phase_figure(
+    source: np.ndarray,
+    target: np.ndarray,
+    phases: Sequence[dict[str, np.ndarray]],
+    labels: Sequence[str],
+    summary_rows: Sequence[dict[str, float]] | None = None,
+    title: str = "",
+) -> Figure:
+    """The Figure 2 analogue: input and target on top, then per phase the prediction, the
+    residual |b̂ − b|, the scale α, the shape β and the uncertainty σ of one slice.
+
+    Args:
+        source, target: (H, W) input and target on the normalised scale.
+        phases: per phase a dict with (H, W) arrays ``image``, ``alpha``, ``beta``, ``sigma``.
+        labels: row label of each phase.
+        summary_rows: optional per-phase ``mean_abs_error`` / ``mean_sigma`` shown as bars.
+    """
+    n = len(phases)
+    fig, axes = plt.subplots(n + 1, 5, figsize=(11, 2.3 * (n + 1)), squeeze=False)
+    for ax in axes[0]:
+        ax.axis("off")
+    _show(axes[0, 0], source, "input", vmin=0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
+    axes[0, 0].axis("on")
+    _show(axes[0, 1], target, "target", vmin=0, vmax=1)
+    axes[0, 1].axis("on")
+    if summary_rows:
+        for col, key in ((2, "mean_abs_error"), (3, "mean_sigma")):
+            ax = axes[0, col]
+            ax.axis("on")
+            values = [r[key] for r in summary_rows]
+            ax.bar(range(len(values)), values, color="tab:blue" if col == 2 else "tab:orange")
+            ax.set_xticks(range(len(values)), [str(r["phase"]) for r in summary_rows], fontsize=7)
+            ax.set_title(f"{key} (test set)", fontsize=8)
+            ax.tick_params(labelsize=7)
+    res_max = max(float(np.percentile(np.abs(p["image"] - target), 99.5)) for p in phases) or 1e-6
+    sig_max = max(float(np.percentile(p["sigma"], 99.5)) for p in phases) or 1e-6
+    alpha_max = max(float(np.percentile(p["alpha"], 99.5)) for p in phases) or 1e-6
+    beta_max = max(float(np.percentile(p["beta"], 99.5)) for p in phases) or 1e-6
+    for row, (phase, label) in enumerate(zip(phases, labels, strict=True), start=1):
+        _show(axes[row, 0], phase["image"], f"{label}: prediction", vmin=0, vmax=1)
+        _show(axes[row, 1], np.abs(phase["image"] - target), "|residual|", cmap="magma", vmin=0, vmax=res_max)
+        _show(axes[row, 2], phase["alpha"], "scale α", cmap="viridis", vmin=0, vmax=alpha_max)
+        _show(axes[row, 3], phase["beta"], "shape β", cmap="viridis", vmin=0, vmax=beta_max)
+        _show(axes[row, 4], phase["sigma"], "uncertainty σ", cmap="magma", vmin=0, vmax=sig_max)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -11,7 +11,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from upgan.io.cohort import SyntheticCohortSpec, check_layout, discover_cohort, write_synthetic_cohort
+from upgan.io.cohort import (
+    SyntheticCohortSpec,
+    check_layout,
+    discover_cohort,
+    write_synthetic_cohort,
+)
 from upgan.preparation import (
     HUWindow,
     PreparationConfig,
@@ -26,12 +31,19 @@ from upgan.tasks import get_task
 logger = logging.getLogger(__name__)
 
 
-def index_cohort(task_name: str, cohort: dict[str, Any], preparation: dict[str, Any]) -> pd.DataFrame:
+def _cohort_of(task_name: str, cohorts: dict[str, Any]) -> dict[str, Any]:
+    layout = get_task(task_name).layout
+    if layout not in cohorts:
+        raise ValueError(f"task {task_name} needs parameters cohorts.{layout}; found: {sorted(cohorts)}")
+    return cohorts[layout]
+
+
+def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str, Any]) -> pd.DataFrame:
     """Find the task's raw volumes, generating the synthetic cohort first when that is the source.
 
     Args:
-        task_name: the task (decides the cohort layout).
-        cohort: ``source`` (``synthetic`` or a folder in the task's layout), and for the
+        task_name: the task (decides the cohort layout, ``pet_ct`` or ``ixi_t1``).
+        cohorts: per layout: ``source`` (``synthetic`` or a folder in the task's layout), and for the
             synthetic source ``synthetic_dir``, ``n_subjects``, ``seed``, ``n_workers`` and
             ``simulation`` settings.
         preparation: preparation settings (``resample_ct_to_pet`` relaxes the PET/CT grid check).
@@ -41,6 +53,7 @@ def index_cohort(task_name: str, cohort: dict[str, Any], preparation: dict[str, 
     """
     task = get_task(task_name)
     layout = check_layout(task.layout)
+    cohort = _cohort_of(task_name, cohorts)
     source = cohort.get("source", "synthetic")
     if source == "synthetic":
         spec = SyntheticCohortSpec(
@@ -81,7 +94,7 @@ def prepare_slices(
     cohort_index: pd.DataFrame,
     split_manifest: pd.DataFrame,
     preparation: dict[str, Any],
-    cohort: dict[str, Any],
+    cohorts: dict[str, Any],
 ) -> tuple[SliceSet, SliceSet, SliceSet, pd.DataFrame]:
     """Turn every subject of the split into normalised input/target axial slices.
 
@@ -93,6 +106,7 @@ def prepare_slices(
         prepared geometry, normalisation) for putting predictions back into world space.
     """
     task = get_task(task_name)
+    cohort = _cohort_of(task_name, cohorts)
     config = PreparationConfig.from_params(preparation)
     n_workers = int(cohort.get("n_workers", 1))
     seed = int(cohort["seed"])

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
+from upgan.pipelines.binding import bind
 from upgan.pipelines.data_preparation import nodes
-
-
-def _for_task(func, task: str):
-    """Bind the task name (a structural choice, fixed when the pipeline is built)."""
-    return update_wrapper(partial(func, task), func)
 
 
 def template(task: str) -> Pipeline:
     """Nodes of one task; dataset and parameter names are relative to the task namespace."""
     return Pipeline(
         [
-            Node(_for_task(nodes.index_cohort, task), ["params:cohort", "params:preparation"],
+            Node(bind(nodes.index_cohort, task), ["params:cohorts", "params:preparation"],
                  "cohort_index", name="index_cohort"),
             Node(nodes.split_cohort, ["cohort_index", "params:split"], "split_manifest",
                  name="split_cohort"),
-            Node(_for_task(nodes.prepare_slices, task),
-                 ["cohort_index", "split_manifest", "params:preparation", "params:cohort"],
+            Node(bind(nodes.prepare_slices, task),
+                 ["cohort_index", "split_manifest", "params:preparation", "params:cohorts"],
                  ["train_slices", "val_slices", "test_slices", "volume_manifest"],
                  name="prepare_slices"),
-            Node(_for_task(nodes.plot_data_preview, task), ["test_slices", "params:preparation"],
+            Node(bind(nodes.plot_data_preview, task), ["test_slices", "params:preparation"],
                  "data_preview", name="plot_data_preview"),
         ]
     )
@@ -36,6 +30,7 @@ def template(task: str) -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     """data_preparation for every configured task, each in its own namespace."""
     return Pipeline(
-        [Pipeline(template(task), namespace=task, tags=["data_preparation", task])
+        [Pipeline(template(task), namespace=task, parameters={"params:cohorts"},
+                  tags=["data_preparation", task])
          for task in structure.tasks()]
     )

@@ -1,0 +1,73 @@
+"""training: for each task, the UP-GAN cell at full supervision (``<task>.upgan.n<NN>``).
+
+Nodes of a cell: ``train_phase_0 -> train_phase_1 -> ... -> fine_tune -> summarise_phases``.
+Each phase node takes the earlier phases' bundles from the catalog and writes its own.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from upgan import structure
+from upgan.pipelines.binding import bind
+from upgan.pipelines.training import nodes
+
+
+def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> Pipeline:
+    """The nodes of one UP-GAN cell; names are relative to the cell namespace, except the
+    task's prepared data (:data:`TASK_DATA`, relative to the task namespace) and parameters."""
+    data = ["train_slices", "val_slices", "split_manifest"]
+    params = ["params:upgan", "params:training"]
+    cell = (task, method, n_train_patients)
+    phase_nodes = [
+        Node(
+            bind(nodes.train_upgan_phase, *cell, m),
+            [*data, *params, *[f"generator_{k}" for k in range(m)]],
+            [f"generator_{m}", f"history_phase_{m}"],
+            name=f"train_phase_{m}",
+            tags=[f"phase_{m}"],
+        )
+        for m in range(n_phases)
+    ]
+    fine = Node(
+        bind(nodes.fine_tune_upgan, *cell),
+        [*data, *params, "params:preparation", *[f"generator_{k}" for k in range(n_phases)]],
+        ["model", "history_fine_tune"],
+        name="fine_tune",
+        tags=["fine_tune"],
+    )
+    summary = Node(
+        bind(nodes.summarise_phases, *cell),
+        ["test_slices", "params:training", "model", *[f"generator_{k}" for k in range(n_phases)]],
+        ["phase_summary", "phase_figure"],
+        name="summarise_phases",
+        tags=["evaluation"],
+    )
+    return Pipeline([*phase_nodes, fine, summary])
+
+
+TASK_DATA = {"train_slices", "val_slices", "test_slices", "split_manifest"}
+SHARED_PARAMS = {"params:upgan", "params:training"}
+
+
+def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int) -> Pipeline:
+    """Put a cell template into ``<task>.<method>.n<NN>`` (nested, so Kedro-Viz can fold each
+    level): the task's data and preparation parameters get the task prefix only, the shared
+    hyper-parameters none."""
+    task_level = TASK_DATA
+    task_params = SHARED_PARAMS | {"params:preparation"}
+    inner = Pipeline(cell, namespace=f"n{n_train_patients:02d}", inputs=task_level, parameters=task_params)
+    inner = Pipeline(inner, namespace=method, inputs=task_level, parameters=task_params)
+    return Pipeline(inner, namespace=task, parameters=SHARED_PARAMS)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """UP-GAN at full supervision for every configured task."""
+    params = structure.parameters()
+    m = structure.n_phases()
+    cells = []
+    for task in structure.tasks():
+        n = int(params[task]["split"]["train"])
+        cell = upgan_cell(task, "upgan", n, m)
+        cells.append(nest_cell(cell, task, "upgan", n).tag(["training", task, "upgan"]))
+    return Pipeline(cells)

@@ -1,0 +1,525 @@
+"""One adversarial training engine for every method (UP-GAN phases, fine-tune, pix2pix, PAN, MedGAN).
+
+A method plugs in its networks and losses through :class:`TrainingMethod`; the loop, optimisers,
+cosine schedule, seeded shuffling, validation metrics, checkpointing and resume live here once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from upgan.metrics import mae, psnr, ssim
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; anything else is passed to ``torch.device``."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class SlicePairs:
+    """Paired 2-D slices: inputs ``(N, C, H, W)`` and targets ``(N, 1, H, W)``, float32.
+
+    Validated on construction (4-D, same N, H, W, one target channel, finite values); floating
+    inputs of another dtype are converted to float32.
+    """
+
+    inputs: Tensor
+    targets: Tensor
+
+    def __post_init__(self) -> None:
+        for name in ("inputs", "targets"):
+            value = getattr(self, name)
+            if not isinstance(value, Tensor):
+                raise ValueError(f"SlicePairs.{name} must be a torch.Tensor, got {type(value)}")
+            if value.ndim != 4:
+                raise ValueError(
+                    f"SlicePairs.{name} must be (N, C, H, W), got shape {tuple(value.shape)}"
+                )
+            if not value.is_floating_point():
+                raise ValueError(f"SlicePairs.{name} must be floating point, got {value.dtype}")
+            if value.dtype != torch.float32:
+                setattr(self, name, value.float())
+        if self.targets.shape[1] != 1:
+            raise ValueError(f"SlicePairs.targets must have 1 channel, got {self.targets.shape[1]}")
+        if self.inputs.shape[0] != self.targets.shape[0]:
+            raise ValueError(
+                f"SlicePairs: inputs have {self.inputs.shape[0]} slices, targets "
+                f"{self.targets.shape[0]}"
+            )
+        if self.inputs.shape[-2:] != self.targets.shape[-2:]:
+            raise ValueError(
+                f"SlicePairs: inputs are {tuple(self.inputs.shape[-2:])} pixels, targets "
+                f"{tuple(self.targets.shape[-2:])}"
+            )
+        if self.inputs.shape[0] == 0:
+            raise ValueError("SlicePairs is empty")
+        for name in ("inputs", "targets"):
+            if not bool(torch.isfinite(getattr(self, name)).all()):
+                raise ValueError(f"SlicePairs.{name} contains NaN or inf")
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def in_channels(self) -> int:
+        """C."""
+        return int(self.inputs.shape[1])
+
+    def digest(self) -> str:
+        """Cheap content fingerprint (shapes and float64 sums), used to key checkpoints."""
+        parts = []
+        for t in (self.inputs, self.targets):
+            t64 = t.double()
+            parts.append(f"{tuple(t.shape)}:{float(t64.sum()):.12e}:{float(t64.square().sum()):.12e}")
+        return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Settings of one training stage (one call of :func:`train_stage`).
+
+    Attributes:
+        name: stage name (logs, progress bar).
+        epochs: passes over the training set; also the cosine period.
+        batch_size: slices per step (the last batch of an epoch may be smaller).
+        lr_generator, lr_discriminator: Adam learning rates.
+        betas: Adam betas (paper: 0.9, 0.999).
+        cosine: CosineAnnealingLR over ``epochs`` to 0, stepped once per epoch.
+        seed: seeds the per-epoch shuffling (``torch.Generator`` seeded from (seed, epoch)).
+        device: ``"auto"`` (cuda when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        bf16: bfloat16 autocast (CUDA only; ignored on CPU).
+        log_every_n_steps: the only steps at which losses are read back to the host.
+        generator_steps_per_iteration: generator updates per discriminator update (MedGAN: 3).
+        max_steps_per_epoch: cap on steps per epoch (None: the whole training set).
+    """
+
+    name: str = "stage"
+    epochs: int = 1
+    batch_size: int = 8
+    lr_generator: float = 2e-3
+    lr_discriminator: float = 2e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    cosine: bool = True
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    log_every_n_steps: int = 50
+    generator_steps_per_iteration: int = 1
+    max_steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        for name in ("epochs", "batch_size", "log_every_n_steps", "generator_steps_per_iteration"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"StageConfig.{name} must be an int >= 1, got {value!r}")
+        for name in ("lr_generator", "lr_discriminator"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"StageConfig.{name} must be > 0, got {value!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"StageConfig.betas must be two values in [0, 1), got {self.betas}")
+        if self.max_steps_per_epoch is not None and (
+            not isinstance(self.max_steps_per_epoch, int) or self.max_steps_per_epoch < 1
+        ):
+            raise ValueError(
+                f"StageConfig.max_steps_per_epoch must be None or >= 1, got "
+                f"{self.max_steps_per_epoch!r}"
+            )
+        if not isinstance(self.seed, int):
+            raise ValueError(f"StageConfig.seed must be an int, got {self.seed!r}")
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """Fields that change the result (device, logging and name excluded)."""
+        data = asdict(self)
+        for key in ("name", "device", "log_every_n_steps"):
+            data.pop(key)
+        return data
+
+
+class TrainingMethod(ABC):
+    """What a method supplies to :func:`train_stage`: networks and losses, nothing else.
+
+    Subclasses implement the five abstract members. All tensors handed to them are already on
+    the training device; ``inputs`` are whatever :meth:`prepare_inputs` returned for the data.
+    """
+
+    @abstractmethod
+    def generator_modules(self) -> list[nn.Module]:
+        """Modules whose parameters the generator optimiser trains."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def discriminator_modules(self) -> list[nn.Module]:
+        """Modules whose parameters the discriminator optimiser trains (may be empty)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def generator_loss(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor], Any]:
+        """``(scalar loss, {name: detached scalar tensor}, fake_for_d)``.
+
+        ``fake_for_d`` is passed unchanged to :meth:`discriminator_loss`; it must already be
+        detached from the generator graph.
+        """
+        raise NotImplementedError
+
+    @abstractmethod
+    def discriminator_loss(
+        self, inputs: Tensor, targets: Tensor, fake: Any
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(scalar loss, {name: detached scalar tensor})``."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def predict(self, inputs: Tensor) -> Tensor:
+        """The method's image prediction ``(B, 1, H, W)`` (called under no_grad, eval mode)."""
+        raise NotImplementedError
+
+    # ---- optional hooks -------------------------------------------------------------------
+    def validation_extras(self, inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """Extra validation numbers as batch means (scalar tensors), e.g. mean sigma."""
+        return {}
+
+    def validation_outputs(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Prediction and extras in one go; override to share one forward pass."""
+        return self.predict(inputs), self.validation_extras(inputs, targets)
+
+    def prepare_inputs(self, inputs: Tensor) -> Tensor:
+        """Map raw inputs ``(N, C, H, W)`` (on device) once per stage to what the losses consume."""
+        return inputs
+
+    def set_train_mode(self, training: bool) -> None:
+        """Put the trainable modules in train (True) or eval (False) mode."""
+        for module in self.generator_modules() + self.discriminator_modules():
+            module.train(training)
+
+    def to(self, device: torch.device) -> None:
+        """Move every network to ``device``."""
+        for module in self.generator_modules() + self.discriminator_modules():
+            module.to(device)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description that keys checkpoints (override to add architecture details)."""
+        return {"method": type(self).__name__}
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch records of a stage: ``records[i]`` holds ``epoch``, ``lr``, ``g_loss``, ``d_loss``,
+    ``train_*`` method logs and ``val_mae``, ``val_psnr``, ``val_ssim``, ``val_*`` extras."""
+
+    stage: str
+    records: list[dict[str, float]] = field(default_factory=list)
+    resumed_from_epoch: int = 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[dict[str, float]]:
+        return iter(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, float]:
+        return self.records[index]
+
+    def metric(self, name: str) -> list[float]:
+        """One column across epochs."""
+        return [r[name] for r in self.records]
+
+    def last(self) -> dict[str, float]:
+        """The final epoch's record (empty dict when none)."""
+        return self.records[-1] if self.records else {}
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + 12_345) % (2**63 - 1)
+
+
+def _params(modules: list[nn.Module]) -> list[nn.Parameter]:
+    seen: set[int] = set()
+    params = []
+    for module in modules:
+        for p in module.parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
+
+
+def stage_fingerprint(
+    method: TrainingMethod, train: SlicePairs, val: SlicePairs | None, config: StageConfig
+) -> str:
+    """sha256 of what determines a stage's result: method description, config, data digests."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "method": method.describe(),
+        "config": config.fingerprint_fields(),
+        "train": train.digest(),
+        "val": val.digest() if val is not None else None,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _save_atomic(obj: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
+    if bf16 and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _accumulate(sums: dict[str, Tensor], values: dict[str, Tensor]) -> None:
+    for key, value in values.items():
+        value = value.detach().float()
+        sums[key] = sums[key] + value if key in sums else value
+
+
+def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
+
+
+@torch.no_grad()
+def evaluate(
+    method: TrainingMethod, inputs: Tensor, targets: Tensor, batch_size: int, device: torch.device,
+    bf16: bool = False,
+) -> dict[str, float]:
+    """Validation metrics averaged over slices: ``val_mae``, ``val_psnr``, ``val_ssim``, ``val_*``.
+
+    ``inputs``/``targets`` are device-resident (prepared) tensors. PSNR averages finite values
+    only (a perfect slice would otherwise make the mean inf). One host sync at the end.
+    """
+    method.set_train_mode(False)
+    sums: dict[str, Tensor] = {}
+    psnr_count = torch.zeros((), device=device)
+    n = inputs.shape[0]
+    for start in range(0, n, batch_size):
+        x = inputs[start : start + batch_size]
+        y = targets[start : start + batch_size]
+        with _autocast(device, bf16):
+            pred, extras = method.validation_outputs(x, y)
+        pred = pred.float()
+        p = psnr(pred, y)
+        finite = torch.isfinite(p)
+        values = {
+            "val_mae": mae(pred, y).sum(),
+            "val_psnr": torch.where(finite, p, torch.zeros_like(p)).sum(),
+            "val_ssim": ssim(pred, y).sum(),
+        }
+        psnr_count = psnr_count + finite.sum()
+        for key, value in extras.items():
+            values[f"val_{key}"] = value.detach().float() * x.shape[0]
+        for key, value in values.items():
+            sums[key] = sums.get(key, torch.zeros((), device=device)) + value
+    result = {k: float(v) / n for k, v in sums.items()}
+    count = int(psnr_count)
+    result["val_psnr"] = float(sums["val_psnr"]) / count if count else math.inf
+    return result
+
+
+def train_stage(
+    method: TrainingMethod,
+    train: SlicePairs,
+    val: SlicePairs | None,
+    config: StageConfig,
+    checkpoint_path: Path | str | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainingHistory:
+    """Train a method for one stage; resumable from ``checkpoint_path``.
+
+    Per iteration: ``generator_steps_per_iteration`` generator updates (each calls
+    ``method.generator_loss``, which also yields the detached fake), then one discriminator
+    update on the last fake. Adam(betas) per side; cosine lr stepped once per epoch; shuffling
+    from a ``torch.Generator`` seeded with (seed, epoch), so a resumed run is bit-identical to an
+    uninterrupted one on the same device. Data stays on the device; losses are read back only
+    every ``log_every_n_steps`` and at epoch end.
+
+    A checkpoint is written atomically after every epoch (model, optimiser, scheduler, torch RNG
+    state, epoch, history and a fingerprint of method, config and data); it loads with
+    ``torch.load(weights_only=True)``. When the file exists with a matching fingerprint training
+    resumes there (a finished stage loads its weights and returns its history at once); a
+    mismatching fingerprint raises a ValueError naming the file.
+
+    ``on_epoch_end(epoch, record)`` runs after each epoch's checkpoint (e.g. for MLflow logging).
+    """
+    device = resolve_device(config.device)
+    checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+    fingerprint = stage_fingerprint(method, train, val, config)
+    method.to(device)
+    g_params = _params(method.generator_modules())
+    d_params = _params(method.discriminator_modules())
+    if not g_params:
+        raise ValueError(f"stage {config.name!r}: the method has no trainable generator parameters")
+    opt_g = torch.optim.Adam(g_params, lr=config.lr_generator, betas=config.betas)
+    opt_d = (
+        torch.optim.Adam(d_params, lr=config.lr_discriminator, betas=config.betas)
+        if d_params
+        else None
+    )
+    optimizers = [o for o in (opt_g, opt_d) if o is not None]
+    schedulers = (
+        [torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=config.epochs) for o in optimizers]
+        if config.cosine
+        else []
+    )
+    history = TrainingHistory(stage=config.name)
+    start_epoch = 0
+    if checkpoint_path is not None and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"checkpoint {checkpoint_path} belongs to a different stage, method, config or data "
+                "(fingerprint mismatch); delete it or point checkpoint_path elsewhere"
+            )
+        for module, sd in zip(method.generator_modules(), state["generator_states"], strict=True):
+            module.load_state_dict(sd)
+        for module, sd in zip(
+            method.discriminator_modules(), state["discriminator_states"], strict=True
+        ):
+            module.load_state_dict(sd)
+        for opt, sd in zip(optimizers, state["optimizers"], strict=True):
+            opt.load_state_dict(sd)
+        for sched, sd in zip(schedulers, state["schedulers"], strict=True):
+            sched.load_state_dict(sd)
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        start_epoch = int(state["epoch"])
+        history.records = list(state["history"])
+        history.resumed_from_epoch = start_epoch
+        logger.info("stage %s: resuming from %s at epoch %d", config.name, checkpoint_path, start_epoch)
+        if start_epoch >= config.epochs:
+            logger.info("stage %s already finished; returning its history", config.name)
+            method.set_train_mode(False)
+            return history
+
+    train_x = method.prepare_inputs(train.inputs.to(device))
+    train_y = train.targets.to(device)
+    if val is not None:
+        val_x = method.prepare_inputs(val.inputs.to(device))
+        val_y = val.targets.to(device)
+    n = train_x.shape[0]
+    steps = math.ceil(n / config.batch_size)
+    if config.max_steps_per_epoch is not None:
+        steps = min(steps, config.max_steps_per_epoch)
+    logger.info(
+        "stage %s: %d slices, %d steps/epoch, epochs %d..%d on %s",
+        config.name, n, steps, start_epoch, config.epochs - 1, device,
+    )
+    epoch_bar = tqdm(
+        range(start_epoch, config.epochs), desc=config.name, disable=not progress, unit="epoch",
+        initial=start_epoch, total=config.epochs,
+    )
+    for epoch in epoch_bar:
+        started = time.perf_counter()
+        method.set_train_mode(True)
+        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+        order = torch.randperm(n, generator=generator).to(device)
+        lr_g = opt_g.param_groups[0]["lr"]
+        lr_d = opt_d.param_groups[0]["lr"] if opt_d is not None else math.nan
+        g_sums: dict[str, Tensor] = {}
+        d_sums: dict[str, Tensor] = {}
+        g_count = 0
+        d_count = 0
+        step_bar = tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not progress)
+        for step in step_bar:
+            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+            x = train_x[idx]
+            y = train_y[idx]
+            fake: Any = None
+            _set_requires_grad(d_params, False)  # no D gradients from the generator loss
+            for _ in range(config.generator_steps_per_iteration):
+                with _autocast(device, config.bf16):
+                    g_loss, g_logs, fake = method.generator_loss(x, y)
+                opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+                opt_g.step()
+                g_count += 1
+                _accumulate(g_sums, {"g_loss": g_loss, **g_logs})
+            _set_requires_grad(d_params, True)
+            if opt_d is not None:
+                with _autocast(device, config.bf16):
+                    d_loss, d_logs = method.discriminator_loss(x, y, fake)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                d_count += 1
+                _accumulate(d_sums, {"d_loss": d_loss, **d_logs})
+            if (step + 1) % config.log_every_n_steps == 0 and (
+                progress or logger.isEnabledFor(logging.DEBUG)
+            ):
+                postfix = {"g": f"{float(g_loss):.4g}"}
+                if opt_d is not None:
+                    postfix["d"] = f"{float(d_loss):.4g}"
+                step_bar.set_postfix(postfix)
+                logger.debug("stage %s epoch %d step %d: %s", config.name, epoch, step + 1, postfix)
+        step_bar.close()
+        record: dict[str, float] = {"epoch": epoch, "lr": lr_g, "lr_discriminator": lr_d}
+        for sums, count in ((g_sums, g_count), (d_sums, d_count)):
+            for key, value in sums.items():
+                name = key if key in ("g_loss", "d_loss") else f"train_{key}"
+                record[name] = float(value) / max(count, 1)
+        if not math.isfinite(record["g_loss"]):
+            raise FloatingPointError(
+                f"stage {config.name!r}: generator loss is {record['g_loss']} at epoch {epoch}"
+            )
+        for sched in schedulers:
+            sched.step()
+        if val is not None:
+            record.update(evaluate(method, val_x, val_y, config.batch_size, device, config.bf16))
+        history.records.append(record)
+        if checkpoint_path is not None:
+            state = {
+                "format": CHECKPOINT_FORMAT,
+                "fingerprint": fingerprint,
+                "stage": config.name,
+                "epoch": epoch + 1,
+                "history": history.records,
+                "generator_states": [m.state_dict() for m in method.generator_modules()],
+                "discriminator_states": [m.state_dict() for m in method.discriminator_modules()],
+                "optimizers": [o.state_dict() for o in optimizers],
+                "schedulers": [s.state_dict() for s in schedulers],
+                "torch_rng": torch.get_rng_state(),
+            }
+            if device.type == "cuda":
+                state["cuda_rng"] = torch.cuda.get_rng_state(device)
+            _save_atomic(state, checkpoint_path)
+        seconds = time.perf_counter() - started
+        shown = {k: round(v, 5) for k, v in record.items() if k in ("g_loss", "d_loss", "val_mae", "val_ssim")}
+        epoch_bar.set_postfix(shown)
+        logger.info("stage %s epoch %d (%.1fs): %s", config.name, epoch, seconds, record)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    epoch_bar.close()
+    method.set_train_mode(False)
+    return history

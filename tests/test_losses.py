@@ -1,0 +1,106 @@
+"""GGD negative log-likelihood and sigma against scipy.stats.gennorm; LSGAN; loss weights."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from upgan.losses import (
+    UPGANLossWeights,
+    ggd_nll,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    sigma_from_alpha_beta,
+)
+
+
+def _draws(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    alpha = np.exp(rng.uniform(np.log(0.02), np.log(2.0), n))
+    beta = np.exp(rng.uniform(np.log(0.3), np.log(8.0), n))
+    residual = rng.normal(0.0, 1.0, n) * alpha * rng.uniform(0.0, 2.0, n)
+    return alpha, beta, residual
+
+
+def test_ggd_nll_matches_gennorm_minus_log2() -> None:
+    alpha, beta, residual = _draws(2000)
+    target = np.random.default_rng(1).normal(size=alpha.size)
+    pred = target + residual
+    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    ours = ggd_nll(t(pred), t(target), t(alpha), t(beta), reduction="none").numpy()
+    reference = -stats.gennorm.logpdf(residual, beta, scale=alpha) - math.log(2.0)
+    np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-9)
+    mean = ggd_nll(t(pred), t(target), t(alpha), t(beta)).item()
+    assert mean == pytest.approx(reference.mean(), rel=1e-9)
+    total = ggd_nll(t(pred), t(target), t(alpha), t(beta), reduction="sum").item()
+    assert total == pytest.approx(reference.sum(), rel=1e-9)
+
+
+def test_ggd_nll_is_the_power_form_not_the_product_form() -> None:
+    # Official code multiplied by beta instead of raising to it; at beta = 2 they differ.
+    one = torch.ones(1, dtype=torch.float64)
+    value = ggd_nll(3 * one, 0 * one, one, 2 * one).item()
+    assert value == pytest.approx(9.0 - math.log(2.0) + math.lgamma(0.5))
+
+
+def test_sigma_matches_gennorm_std() -> None:
+    alpha, beta, _ = _draws(500, seed=3)
+    ours = sigma_from_alpha_beta(torch.from_numpy(alpha), torch.from_numpy(beta)).numpy()
+    reference = stats.gennorm.std(beta, scale=alpha)
+    np.testing.assert_allclose(ours, reference, rtol=1e-9)
+
+
+def test_loss_and_gradients_finite_on_extreme_draws() -> None:
+    g = torch.Generator().manual_seed(0)
+    n = 10_000
+    alpha = torch.exp(torch.empty(n).uniform_(math.log(1e-6), math.log(1e-3), generator=g))
+    alpha[: n // 2] = torch.exp(torch.empty(n // 2).uniform_(-7, 3, generator=g))
+    beta = torch.empty(n).uniform_(0.1, 10.0, generator=g)
+    beta[:100] = 0.1
+    beta[100:200] = 10.0
+    target = torch.rand(n, generator=g)
+    pred = target + torch.randn(n, generator=g) * torch.rand(n, generator=g) * 3
+    pred[200:400] = target[200:400]  # residual exactly 0
+    for dtype in (torch.float32, torch.float64):
+        p = pred.to(dtype).clone().requires_grad_()
+        a = alpha.to(dtype).clone().requires_grad_()
+        b = beta.to(dtype).clone().requires_grad_()
+        per_pixel = ggd_nll(p, target.to(dtype), a, b, reduction="none")
+        assert torch.isfinite(per_pixel).all()
+        per_pixel.mean().backward()
+        for tensor in (p, a, b):
+            assert torch.isfinite(tensor.grad).all()
+        assert (p.grad[200:400] == 0).all()
+
+
+def test_clamped_exponent_keeps_pushing_alpha_up() -> None:
+    # Far outside the clamp the loss must still decrease when alpha grows.
+    alpha = torch.tensor([1e-6], requires_grad=True)
+    loss = ggd_nll(torch.tensor([1.0]), torch.tensor([0.0]), alpha, torch.tensor([10.0]))
+    loss.backward()
+    assert torch.isfinite(loss) and alpha.grad.item() < 0
+
+
+def test_lsgan_losses() -> None:
+    ones, zeros = torch.ones(2, 1, 3, 3), torch.zeros(2, 1, 3, 3)
+    assert lsgan_generator_loss(ones).item() == 0.0
+    assert lsgan_generator_loss(zeros).item() == 1.0
+    assert lsgan_discriminator_loss(ones, zeros).item() == 0.0
+    assert lsgan_discriminator_loss(zeros, ones).item() == 2.0  # not halved (paper)
+
+
+def test_loss_weights_validation() -> None:
+    w = UPGANLossWeights()
+    assert (w.lambda_fidelity, w.lambda_adversarial) == (1.0, 0.001)
+    with pytest.raises(ValueError, match="lambda_adversarial"):
+        UPGANLossWeights(lambda_adversarial=-1.0)
+    with pytest.raises(ValueError, match="lambda_fidelity"):
+        UPGANLossWeights(lambda_fidelity=float("nan"))
+
+
+def test_bad_reduction() -> None:
+    x = torch.ones(1)
+    with pytest.raises(ValueError, match="reduction"):
+        ggd_nll(x, x, x, x, reduction="max")
