@@ -37,12 +37,11 @@ def kedro_project(tmp_path_factory):
     os.chdir(root)  # sqlite:///mlflow.db and ./mlruns land here
     bootstrap_project(PROJECT_PATH)
 
-    def run(env: str = "test", **kwargs):
-        with KedroSession.create(
-            project_path=PROJECT_PATH, env=env, runtime_params={"data_root": str(data_root)}
-        ) as session:
+    def run(env: str = "test", runtime_params: dict | None = None, **kwargs):
+        params = {"data_root": str(data_root), **(runtime_params or {})}
+        with KedroSession.create(project_path=PROJECT_PATH, env=env, runtime_params=params) as session:
             try:
-                return data_root, session.run(**kwargs)
+                return Path(params["data_root"]), session.run(**kwargs)
             finally:
                 while mlflow.active_run():
                     mlflow.end_run()

@@ -29,37 +29,46 @@ def data_preview(
     input_label: str,
     target_label: str,
     n_subjects: int = 3,
-    target_display: tuple[float, float] = (0.0, 1.0),
+    target_windows: Sequence[tuple[str, float, float]] = (("", 0.0, 1.0),),
     target_to_units=None,
-    units: str = "",
+    heights: Sequence[float] = (0.5,),
+    show_difference: bool = True,
 ) -> Figure:
-    """Input/target pairs (and their difference) of the middle kept slice of a few subjects.
+    """Input/target pairs of a few subjects, at one or more relative heights in each volume.
 
     Args:
         slices: prepared slices.
         title: figure title.
         input_label, target_label: column titles.
         n_subjects: how many subjects (rows).
-        target_display: display window of the target in its units.
+        target_windows: (name, low, high) display windows of the target, in its display units.
         target_to_units: optional map from the normalised scale to display units (e.g. HU).
-        units: units of the target display.
+        heights: which kept slices to show, as fractions of each subject's kept range
+            (e.g. 0.1 for the skull base, 0.5 for the middle).
+        show_difference: add input - target (meaningful when both share a modality).
     """
     subjects = list(dict.fromkeys(slices.subject_ids.tolist()))[:n_subjects]
     if not subjects:
         raise ValueError(f"{title}: no slices to show")
-    fig, axes = plt.subplots(len(subjects), 3, figsize=(7.5, 2.6 * len(subjects)), squeeze=False)
+    per_height = 1 + len(target_windows) + int(show_difference)
+    ncols = per_height * len(heights)
+    fig, axes = plt.subplots(len(subjects), ncols, figsize=(2.5 * ncols, 2.6 * len(subjects)),
+                             squeeze=False)
     for row, subject in enumerate(subjects):
         idx = np.flatnonzero(slices.subject_ids == subject)
-        mid = idx[len(idx) // 2]
-        source = slices.inputs[mid, 0]
-        target = slices.targets[mid, 0]
-        shown = target_to_units(target) if target_to_units is not None else target
-        _show(axes[row, 0], source, f"{subject} z={slices.slice_index[mid]}: {input_label}",
-              vmin=0.0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
-        _show(axes[row, 1], shown, f"{target_label} {units}".strip(),
-              vmin=target_display[0], vmax=target_display[1])
-        _show(axes[row, 2], source - target if slices.inputs.shape == slices.targets.shape else source,
-              "input - target (normalised)", cmap="RdBu_r", vmin=-0.5, vmax=0.5)
+        idx = idx[np.argsort(slices.slice_index[idx])]
+        for h, height in enumerate(heights):
+            k = idx[min(int(height * len(idx)), len(idx) - 1)]
+            source, target = slices.inputs[k, 0], slices.targets[k, 0]
+            shown = target_to_units(target) if target_to_units is not None else target
+            col = h * per_height
+            _show(axes[row, col], source, f"{subject} z={slices.slice_index[k]}: {input_label}",
+                  vmin=0.0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
+            for w, (name, low, high) in enumerate(target_windows, start=1):
+                _show(axes[row, col + w], shown, f"{target_label} {name}".strip(), vmin=low, vmax=high)
+            if show_difference:
+                _show(axes[row, col + per_height - 1], source - target, "input - target",
+                      cmap="RdBu_r", vmin=-0.5, vmax=0.5)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

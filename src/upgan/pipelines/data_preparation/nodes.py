@@ -157,8 +157,10 @@ def plot_data_preview(task_name: str, test_slices: SliceSet, preparation: dict[s
     if task.name == "pet_to_ct":
         window = HUWindow(*preparation.get("hu_window", (-1024.0, 3071.0)))
         return data_preview(
-            test_slices, f"{task.name}: {task.description}", "NAC PET (normalised)", "CT",
-            target_display=(-200.0, 1500.0), target_to_units=window.inverse, units="[HU]",
+            test_slices, f"{task.name}: {task.description}", "NAC PET", "CT",
+            target_windows=(("bone W2000/L500", -500.0, 1500.0), ("brain W80/L40", 0.0, 80.0)),
+            target_to_units=window.inverse, heights=(0.15, 0.6), show_difference=False,
         )
     label = "undersampled T1" if task.corruption == "undersample" else "motion-corrupted T1"
-    return data_preview(test_slices, f"{task.name}: {task.description}", label, "T1 (normalised)")
+    return data_preview(test_slices, f"{task.name}: {task.description}", label, "T1",
+                        heights=(0.3, 0.6))
