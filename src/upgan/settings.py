@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from upgan.hooks import ProjectStructureHooks
+from upgan.hooks import ProjectStructureHooks, RuntimeHooks
 
-HOOKS = (ProjectStructureHooks(),)
+HOOKS = (ProjectStructureHooks(), RuntimeHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

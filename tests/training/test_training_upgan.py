@@ -24,9 +24,9 @@ def test_later_phase_leaves_earlier_generators_bit_identical(tiny_cfg, data) -> 
     g0, _, _ = train_phase(tiny_cfg, 0, [], train, val, FAST, W, progress=False)
     gens = build_generators(tiny_cfg)
     gens[0].load_state_dict(g0)
-    gens[0].train()  # the method must put it in eval mode itself
     cascade = UPGAN(gens)
     method = UPGANPhase(cascade, 1, build_discriminator(tiny_cfg), W)
+    gens[0].train()  # the stage itself must keep frozen phases in eval mode
     before_g1 = {k: v.clone() for k, v in gens[1].state_dict().items()}
     train_stage(method, train, val, FAST, progress=False)
     after = gens[0].state_dict()

@@ -71,7 +71,10 @@ def load_bundle(path: str | Path, device: str = "cpu") -> ModelBundle:
     """Read a bundle written by :func:`save_bundle`; a clear error for other files."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"model bundle {path} not found")
+        raise FileNotFoundError(
+            f"model bundle {path} not found: run the node that writes it first (for a phase m "
+            "of UP-GAN, every earlier phase must have been trained)"
+        )
     try:
         with safe_open(str(path), framework="pt", device=device) as f:
             metadata = f.metadata() or {}

@@ -74,6 +74,17 @@ def _weights(upgan: Mapping[str, Any]) -> UPGANLossWeights:
     return UPGANLossWeights(**loss)
 
 
+def validate_upgan_parameters(upgan: Mapping[str, Any], training: Mapping[str, Any]) -> None:
+    """Build every config a cell will need, so bad values fail before any training starts."""
+    for method in GUIDANCE:
+        cascade_config(method, upgan)
+    _weights(upgan)
+    for key in ("phase", "fine_tune"):
+        if key not in upgan:
+            raise ValueError(f"parameters upgan.{key} are missing")
+        _stage(f"upgan.{key}", upgan[key], training, seed_offset=0)
+
+
 def _checkpoint(training: Mapping[str, Any], cell: str, stage: str) -> Path | None:
     root = training.get("checkpoint_dir")
     return None if root is None else Path(root) / cell.replace(".", "/") / f"{stage}.pt"
