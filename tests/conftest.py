@@ -48,3 +48,10 @@ def kedro_project(tmp_path_factory):
 
     yield run
     os.chdir(old_cwd)
+
+
+def pytest_configure(config):
+    """Use the faster of 1 thread and torch's default (see upgan.runtime)."""
+    from upgan.runtime import configure_cpu_threads
+
+    configure_cpu_threads("auto")
