@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +42,7 @@ from scipy import stats
 
 from upgan import metrics as torch_metrics
 from upgan.preparation.normalisation import HUWindow
-from upgan.tasks import get_task
+from upgan.tasks import TASKS, get_task
 from upgan.uncertainty import phase_summary, sparsification_curve
 
 logger = logging.getLogger(__name__)
@@ -253,7 +254,9 @@ def summarise(metrics_per_subject: pd.DataFrame) -> pd.DataFrame:
 def paired_test(a: np.ndarray, b: np.ndarray, test: str) -> tuple[float, float]:
     """``(statistic, p_value)`` of a two-sided paired test of ``a`` against ``b``.
 
-    ``test`` is ``wilcoxon`` or ``paired_t``. All-zero differences give ``(0.0, 1.0)``.
+    ``test`` is ``wilcoxon`` or ``paired_t``. All-zero differences give ``(0.0, 1.0)``. Otherwise
+    scipy's answer is returned as is (its precision warnings silenced): e.g. a constant non-zero
+    difference gives the t-test ``(±inf, 0.0)``, a single pair gives it ``(nan, nan)``.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -264,10 +267,12 @@ def paired_test(a: np.ndarray, b: np.ndarray, test: str) -> tuple[float, float]:
     d = a - b
     if d.size == 0 or np.all(d == 0):
         return 0.0, 1.0
-    if test == "wilcoxon":
-        res = stats.wilcoxon(a, b, alternative="two-sided")
-    else:
-        res = stats.ttest_rel(a, b, alternative="two-sided")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if test == "wilcoxon":
+            res = stats.wilcoxon(a, b, alternative="two-sided")
+        else:
+            res = stats.ttest_rel(a, b, alternative="two-sided")
     return float(res.statistic), float(res.pvalue)
 
 
@@ -486,7 +491,8 @@ def claims_report(
     """
     _require(summary, CONTRACT_COLUMNS["summary"], "claims_report summary")
     rows: list[dict] = []
-    tasks = list(dict.fromkeys(summary["task"].tolist()))
+    present = list(dict.fromkeys(summary["task"].tolist()))
+    tasks = [t for t in TASKS if t in present] + [t for t in present if t not in TASKS]
     for task in tasks:
         ns = sorted(int(x) for x in summary.loc[summary["task"] == task, "n_train_patients"].unique())
         n_full = ns[-1]

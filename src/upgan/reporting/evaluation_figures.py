@@ -66,7 +66,8 @@ def methods_figure(
               vmin=-res_max, vmax=res_max)
         image = axes[1, col].images[-1]
     if image is not None:
-        fig.colorbar(image, ax=axes[1, :].tolist(), shrink=0.8, label="prediction − target")
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.45, anchor=(0.0, 0.1),
+                     label="prediction − target")
     fig.suptitle(title, fontsize=10)
     return fig
 

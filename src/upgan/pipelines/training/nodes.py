@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from upgan.inference import predict_phases
 from upgan.io.bundle import ModelBundle
 from upgan.losses import UPGANLossWeights
+from upgan.methods import CASCADES, cascade_from_bundle
 from upgan.models import UPGAN, CascadeConfig, UncertaintyUNet, cascade_config_from_dict
 from upgan.pipelines import tracking
 from upgan.preparation import SliceSet
@@ -24,7 +25,7 @@ from upgan.uncertainty import phase_summary
 
 logger = logging.getLogger(__name__)
 
-GUIDANCE = {"upgan": True, "upgan_no_guidance": False}
+GUIDANCE = CASCADES
 
 
 def select_training_subjects(split_manifest: pd.DataFrame, n_train_patients: int) -> list[str]:
@@ -206,7 +207,7 @@ def summarise_phases(
     inputs = torch.from_numpy(test_slices.inputs)
     device = str(training.get("device", "auto"))
     init = _cascade_from_generators(cfg, [b.state_dict("generator") for b in phases])
-    tuned = _cascade_from_generators(cfg, [model.state_dict(f"generator_{m}") for m in range(cfg.n_phases)])
+    tuned = cascade_from_bundle(model)
     init_out = _outputs_to_numpy(predict_phases(init, inputs, device=device))
     tuned_out = _outputs_to_numpy(predict_phases(tuned, inputs, device=device))
     labels = [f"init_{m}" for m in range(cfg.n_phases)] + [str(m) for m in range(cfg.n_phases)]

@@ -1,0 +1,89 @@
+"""The methods compared in the paper, resolved by name, and how to predict with a trained one.
+
+``upgan`` and ``upgan_no_guidance`` (the ablation) are cascades trained phase by phase;
+``pix2pix``, ``pan`` and ``medgan`` are single generators. Every trained method is stored as a
+model bundle (:mod:`upgan.io.bundle`) whose config names the method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from upgan.inference import predict_phases
+from upgan.io.bundle import ModelBundle
+from upgan.models import UPGAN, UncertaintyUNet, cascade_config_from_dict
+
+CASCADES = {"upgan": True, "upgan_no_guidance": False}  # method -> uncertainty guidance
+BASELINES = ("pix2pix", "pan", "medgan")
+METHODS = ("pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance")
+LABELS = {
+    "pix2pix": "pix2pix",
+    "pan": "PAN",
+    "medgan": "MedGAN",
+    "upgan": "UP-GAN",
+    "upgan_no_guidance": "UP-GAN, no uncertainty guidance",
+}
+
+
+def check_method(name: str) -> str:
+    """Return ``name`` if it is a known method, else fail with the list of known ones."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
+    return name
+
+
+def is_cascade(name: str) -> bool:
+    """True for the UP-GAN family (phases with uncertainty)."""
+    return check_method(name) in CASCADES
+
+
+@dataclass
+class Prediction:
+    """A method's output on (N, C, H, W) inputs.
+
+    Attributes:
+        image: (N, 1, H, W) final prediction on the normalised scale.
+        sigma: (N, 1, H, W) final uncertainty, or ``None`` for methods without one.
+        phases: per phase a dict of (N, 1, H, W) arrays ``image, alpha, beta, sigma`` (cascades).
+    """
+
+    image: np.ndarray
+    sigma: np.ndarray | None
+    phases: list[dict[str, np.ndarray]] | None
+
+
+def cascade_from_bundle(bundle: ModelBundle, prefix: str = "generator_") -> UPGAN:
+    """Rebuild a trained cascade from a cell's model bundle (generators ``generator_<m>``)."""
+    cfg = cascade_config_from_dict(bundle.config["cascade"])
+    generators = []
+    for m in range(cfg.n_phases):
+        g = UncertaintyUNet(cfg.generator_config(m))
+        g.load_state_dict(bundle.state_dict(f"{prefix}{m}"))
+        generators.append(g)
+    return UPGAN(generators, guidance=cfg.guidance)
+
+
+def predict_bundle(bundle: ModelBundle, inputs: np.ndarray | torch.Tensor, device: str = "auto",
+                   batch_size: int = 16) -> Prediction:
+    """Predict with any method's model bundle (batched, inference mode)."""
+    method = check_method(bundle.config.get("method", ""))
+    x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
+    if is_cascade(method):
+        outputs = predict_phases(cascade_from_bundle(bundle), x, batch_size=batch_size, device=device)
+        phases = [{k: getattr(o, k).numpy() for k in ("image", "alpha", "beta", "sigma")} for o in outputs]
+        return Prediction(phases[-1]["image"], phases[-1]["sigma"], phases)
+    from upgan.training.baselines import build_baseline_generator
+    from upgan.training.engine import resolve_device
+
+    generator = build_baseline_generator(method, bundle.config["network"])
+    generator.load_state_dict(bundle.state_dict("generator"))
+    target = resolve_device(device)
+    generator.to(target).eval()
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, x.shape[0], batch_size):
+            chunks.append(generator(x[start:start + batch_size].to(target)).float().cpu())
+    return Prediction(torch.cat(chunks).numpy(), None, None)

@@ -1,0 +1,147 @@
+"""Claims report and markdown tables on constructed result tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from upgan.evaluation import (
+    CLAIMS_COLUMNS,
+    claim_verdicts,
+    claims_report,
+    paired_tests,
+    summarise,
+)
+from upgan.reporting.tables import sweep_tables_markdown, table1_markdown
+
+METHODS = ("pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance")
+
+
+def _per_subject(quality: dict[str, float], tasks=("pet_to_ct", "mri_recon"), ns=(29,),
+                 n_subjects: int = 15, seed: int = 0, lead_by_n=None) -> pd.DataFrame:
+    """Per-subject metrics where a higher ``quality`` gives higher SSIM/PSNR and lower MAE."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task in tasks:
+        for n in ns:
+            subject_effect = rng.normal(0, 1, n_subjects)
+            for method in METHODS:
+                if method not in quality:
+                    continue
+                q = quality[method] * (lead_by_n(n) if lead_by_n and method == "upgan" else 1.0)
+                for i in range(n_subjects):
+                    e = subject_effect[i] + rng.normal(0, 0.1)
+                    rows.append({"task": task, "method": method, "n_train_patients": n,
+                                 "subject_id": f"{task}_{i:02d}",
+                                 "ssim": 0.80 + 0.05 * q + 0.02 * e,
+                                 "psnr": 25.0 + 2.0 * q + 1.0 * e,
+                                 "mae": 40.0 - 5.0 * q + 3.0 * e})
+    return pd.DataFrame(rows)
+
+
+def _uncertainty(mae=(0.05, 0.04, 0.03), sigma=(0.06, 0.05, 0.04), rho=0.4) -> pd.DataFrame:
+    labels = [str(i) for i in range(len(mae))] + ["final"]
+    return pd.DataFrame({"task": "pet_to_ct", "method": "upgan", "n_train_patients": 29,
+                         "phase": labels, "mean_abs_error": [*mae, mae[-1]],
+                         "mean_sigma": [*sigma, sigma[-1]],
+                         "spearman_sigma_abs_error": rho})
+
+
+def _report(quality, unc=None, **kwargs):
+    per = _per_subject(quality, **kwargs)
+    summary, sig = summarise(per), paired_tests(per)
+    return summary, sig, claims_report(summary, sig, unc)
+
+
+def _verdict(report: pd.DataFrame, claim: str) -> str:
+    return claim_verdicts(report).set_index("claim").loc[claim, "verdict"]
+
+
+def test_c1_c2_c3_c4_hold_when_upgan_is_clearly_best() -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.2, "medgan": 0.4, "upgan": 1.0, "upgan_no_guidance": -0.5}
+    summary, sig, report = _report(quality, _uncertainty())
+    assert list(report.columns) == CLAIMS_COLUMNS
+    c1 = report[report.claim == "C1"]
+    assert len(c1) == 2 * 3 * 3 and (c1.verdict == "held").all()
+    assert _verdict(report, "C1") == "held"
+    assert _verdict(report, "C2") == "held"
+    assert _verdict(report, "C3") == "held"
+    assert _verdict(report, "C4") == "held"
+    assert _verdict(report, "C5") == "not testable"  # one patient count only
+
+
+def test_c1_not_held_when_medgan_wins_one_task() -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.2, "medgan": 0.4, "upgan": 1.0, "upgan_no_guidance": -0.5}
+    per = _per_subject(quality)
+    recon = (per.task == "mri_recon") & (per.method == "medgan")
+    per.loc[recon, "psnr"] += 5.0  # MedGAN now has the better PSNR on MRI recon
+    summary, sig = summarise(per), paired_tests(per)
+    report = claims_report(summary, sig, None)
+    assert _verdict(report, "C1") == "not held"
+    failed = report[(report.claim == "C1") & (report.verdict == "not held")]
+    assert failed[["task", "method_b", "metric"]].values.tolist() == [["mri_recon", "medgan", "psnr"]]
+    assert _verdict(report, "C3") == "not testable" and _verdict(report, "C4") == "not testable"
+
+
+def test_c1_not_held_when_better_mean_is_not_significant() -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.0, "medgan": 0.99, "upgan": 1.0}
+    _, _, report = _report(quality, n_subjects=6, seed=3)
+    medgan = report[(report.claim == "C1") & (report.method_b == "medgan")]
+    assert (medgan.verdict == "not held").all()
+    assert (medgan.p_value >= 0.05).all()
+    assert _verdict(report, "C2") == "not testable"  # no ablation rows
+
+
+def test_c3_c4_not_held() -> None:
+    quality = {"medgan": 0.0, "upgan": 1.0}
+    _, _, report = _report(quality, _uncertainty(mae=(0.05, 0.06, 0.03), rho=-0.1))
+    assert _verdict(report, "C3") == "not held"
+    c3 = report[report.claim == "C3"].set_index("metric")
+    assert c3.loc["mean_abs_error", "verdict"] == "not held"
+    assert c3.loc["mean_sigma", "verdict"] == "held"
+    assert _verdict(report, "C4") == "not held"
+
+
+def test_c5_with_several_patient_counts() -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.1, "medgan": 0.2, "upgan": 1.0}
+    # UP-GAN's lead shrinks with more patients: held
+    _, _, widening = _report(quality, ns=(5, 15, 29), lead_by_n=lambda n: 3.0 - n / 15)
+    assert _verdict(widening, "C5") == "held"
+    # lead grows with patients: not held
+    _, _, shrinking = _report(quality, ns=(5, 15, 29), lead_by_n=lambda n: 0.5 + n / 15)
+    assert _verdict(shrinking, "C5") == "not held"
+
+
+def test_table1_markdown_layout() -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.2, "medgan": 0.4, "upgan": 1.0, "upgan_no_guidance": -0.5}
+    summary, sig, report = _report(quality, _uncertainty(), tasks=("mri_motion", "pet_to_ct"))
+    md = table1_markdown(summary, sig, report)
+    header = next(line for line in md.splitlines() if line.startswith("| method |"))
+    assert "PET→CT SSIM" in header and header.index("PET→CT") < header.index("MRI motion")
+    assert "MRI recon" not in header  # absent task skipped
+    body = md.split("## Paired tests")[0]
+    order = [body.index(f"| {label} |") for label in
+             ("pix2pix", "PAN", "MedGAN", "UP-GAN", "UP-GAN, no uncertainty guidance")]
+    assert order == sorted(order)
+    assert "±" in body and "HU" in md
+    assert "| UP-GAN vs |" in md and "## The paper's Table 1" in md
+    assert "0.95±0.05 / 28.9±0.4 / 24.7±12.9" in md
+    claims_part = md.split("## Claims")[1]
+    assert all(c in claims_part for c in ("C1", "C2", "C3", "C4")) and "held" in claims_part
+    with open("/tmp/eval_table1.md", "w") as f:
+        f.write(md)
+    # missing methods and significance are handled
+    partial = table1_markdown(summary[summary.method.isin(["upgan", "medgan"])], sig.iloc[0:0], None)
+    assert "PAN" not in partial.split("## Paired tests")[0]
+    assert "No paired tests available" in partial
+
+
+def test_sweep_tables_markdown() -> None:
+    quality = {"medgan": 0.2, "upgan": 1.0}
+    summary, _, _ = _report(quality, tasks=("pet_to_ct",), ns=(5, 10, 29))
+    md = sweep_tables_markdown(summary)
+    heads = [line for line in md.splitlines() if line.startswith("## ")]
+    assert heads == ["## 29 training patients", "## 10 training patients", "## 5 training patients"]
+    with pytest.raises(ValueError, match="lacks"):
+        sweep_tables_markdown(summary.drop(columns=["mae_std"]))

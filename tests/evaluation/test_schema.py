@@ -1,0 +1,101 @@
+"""Every result table has exactly the contract's columns, in order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from upgan.evaluation import (
+    CONTRACT_COLUMNS,
+    calibration_table,
+    check_contract,
+    label_cell,
+    paired_tests,
+    sparsification,
+    subject_metrics,
+    summarise,
+    uncertainty_rows,
+)
+
+EXPECTED = {
+    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae"],
+    "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
+                "psnr_mean", "psnr_std", "mae_mean", "mae_std"],
+    "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
+                     "statistic", "p_value"],
+    "uncertainty": ["task", "method", "n_train_patients", "phase", "mean_abs_error", "mean_sigma",
+                    "spearman_sigma_abs_error"],
+}
+
+
+def test_contract_columns_are_the_design_contract() -> None:
+    assert CONTRACT_COLUMNS == EXPECTED
+
+
+@pytest.fixture
+def tables() -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    target = rng.random((6, 1, 24, 24))
+    ids = np.repeat(["a", "b", "c"], 2)
+    parts = []
+    for method, noise in (("upgan", 0.02), ("medgan", 0.05), ("pix2pix", 0.08)):
+        pred = np.clip(target + rng.normal(0, noise, target.shape), 0, 1)
+        parts.append(label_cell(subject_metrics(pred, target, ids, "pet_to_ct"), "pet_to_ct",
+                                method, 29))
+    per_subject = pd.concat(parts, ignore_index=True)
+    images = [np.clip(target + rng.normal(0, s, target.shape), 0, 1) for s in (0.05, 0.03)]
+    sigmas = [np.abs(im - target) + 0.01 for im in images]
+    unc = uncertainty_rows("pet_to_ct", "upgan", 29, images, sigmas, target, ["0", "final"])
+    return {"metrics_per_subject": per_subject, "summary": summarise(per_subject),
+            "significance": paired_tests(per_subject), "uncertainty": unc}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_tables_match_contract(tables, name: str) -> None:
+    df = tables[name]
+    assert list(df.columns) == EXPECTED[name]
+    assert check_contract(name, df) is df
+    assert len(df) > 0
+
+
+def test_label_cell_keeps_extra_only_on_request(tables) -> None:
+    per = subject_metrics(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), np.array(["x"]),
+                          "pet_to_ct")
+    assert "mae_head" in label_cell(per, "pet_to_ct", "upgan", 5, keep_extra=True).columns
+    assert list(label_cell(per, "pet_to_ct", "upgan", 5).columns) == EXPECTED["metrics_per_subject"]
+
+
+def test_check_contract_rejects_missing_extra_and_reordered(tables) -> None:
+    df = tables["summary"]
+    with pytest.raises(ValueError, match="missing"):
+        check_contract("summary", df.drop(columns=["mae_std"]))
+    with pytest.raises(ValueError, match="unexpected"):
+        check_contract("summary", df.assign(extra=1))
+    with pytest.raises(ValueError, match="order"):
+        check_contract("summary", df[df.columns[::-1]])
+    with pytest.raises(KeyError, match="unknown result table"):
+        check_contract("table9", df)
+
+
+def test_uncertainty_rows_values_and_calibration() -> None:
+    rng = np.random.default_rng(1)
+    target = rng.random((4, 1, 16, 16))
+    sigma = rng.uniform(0.01, 0.2, target.shape)
+    error = rng.normal(0, 1, target.shape) * sigma  # Gaussian residual of std sigma
+    unc = uncertainty_rows("mri_recon", "upgan", 200, [target + error], [sigma], target, ["final"])
+    assert unc["phase"].tolist() == ["final"]
+    assert unc["mean_abs_error"].iloc[0] == pytest.approx(np.abs(error).mean())
+    assert unc["spearman_sigma_abs_error"].iloc[0] > 0.3
+    table = calibration_table(sigma, np.abs(error), n_bins=8)
+    assert list(table.columns) == ["bin", "sigma_low", "sigma_high", "n_pixels", "mean_sigma",
+                                   "mean_abs_error"]
+    assert len(table) == 8 and table["n_pixels"].sum() == sigma.size
+    assert np.all(np.diff(table["mean_sigma"]) > 0)
+    # Gaussian: E|e| = sqrt(2/pi) sigma
+    ratio = table["mean_abs_error"] / table["mean_sigma"]
+    assert ratio.mean() == pytest.approx(np.sqrt(2 / np.pi), abs=0.08)
+    curve = sparsification(sigma, np.abs(error))
+    assert (curve["mae_oracle"] <= curve["mae_by_sigma"] + 1e-12).all()
+    with pytest.raises(ValueError, match="one of each per phase"):
+        uncertainty_rows("mri_recon", "upgan", 200, [target], [sigma, sigma], target, ["0"])
