@@ -53,3 +53,20 @@ def n_phases() -> int:
     if int(m) != m or m < 1:
         raise ValueError(f"upgan.n_phases must be an integer >= 1, got {m!r}")
     return int(m)
+
+
+def methods() -> list[str]:
+    """Methods trained and evaluated for every task (``methods`` parameter)."""
+    from upgan.methods import check_method
+
+    names = list(parameters().get("methods", ["upgan"]))
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods lists a method twice: {names}")
+    for name in names:
+        check_method(name)
+    return names
+
+
+def full_supervision(task: str) -> int:
+    """Training patients of a task's full-supervision cell (``<task>.split.train``)."""
+    return int(parameters()[task]["split"]["train"])

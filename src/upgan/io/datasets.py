@@ -70,3 +70,22 @@ class NiftiDataset(_FileDataset):
 
     def save(self, data: NiftiVolume) -> None:
         save_nifti(data, self.path)
+
+
+class NpzDataset(_FileDataset):
+    """A dict of numpy arrays in one ``.npz`` file (written atomically, loaded without pickle)."""
+
+    def load(self) -> dict[str, np.ndarray]:
+        with np.load(self.path, allow_pickle=False) as arrays:
+            return {k: arrays[k] for k in arrays.files}
+
+    def save(self, data: dict[str, np.ndarray]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.path.parent)
+        os.close(fd)
+        try:
+            np.savez(tmp, **data)
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)

@@ -38,3 +38,28 @@ __all__ = [
     "count_parameters",
     "uncertainty_attention",
 ]
+
+# Baseline networks (pix2pix, PAN, MedGAN).
+from upgan.models.baselines import (  # noqa: E402
+    CasNet,
+    FeatureExtractor,
+    PANDiscriminator,
+    PANGenerator,
+    Pix2PixUNet,
+    SmallVGG,
+    UnitRangeGenerator,
+    VGG19Features,
+    load_vgg19_feature_extractor,
+)
+
+__all__ += [
+    "CasNet",
+    "FeatureExtractor",
+    "PANDiscriminator",
+    "PANGenerator",
+    "Pix2PixUNet",
+    "SmallVGG",
+    "UnitRangeGenerator",
+    "VGG19Features",
+    "load_vgg19_feature_extractor",
+]

@@ -520,7 +520,7 @@ def load_vgg19_feature_extractor(path: Path | str) -> FeatureExtractor:
         raise FileNotFoundError(f"VGG-19 weights file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a wrong file
+    except Exception as err:  # any unpickling failure means a wrong file
         raise ValueError(f"{path} is not a torch weights file loadable with weights_only=True: {err}") from err
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors (got {type(state).__name__})")

@@ -58,6 +58,12 @@ def log_history(history: list[Mapping[str, float]], prefix: str) -> None:
         mlflow.log_metrics(values, step=step)
 
 
+def log_metrics(values: Mapping[str, float], step: int | None = None) -> None:
+    """Log metrics into the active run (no-op without one)."""
+    if mlflow.active_run() is not None:
+        mlflow.log_metrics(dict(values), step=step)
+
+
 def log_params(params: Mapping[str, Any], prefix: str) -> None:
     """Log a flat dict of parameters under ``prefix.``."""
     mlflow.log_params({f"{prefix}.{k}": v for k, v in params.items()})

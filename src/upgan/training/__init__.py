@@ -26,3 +26,26 @@ __all__ = [
     "train_phase",
     "train_stage",
 ]
+
+# Baselines (pix2pix, PAN, MedGAN) as plug-ins of the same engine.
+from upgan.training.baselines import (  # noqa: E402
+    BASELINES,
+    MedGANMethod,
+    PANMethod,
+    Pix2PixMethod,
+    build_baseline_generator,
+    pretrain_feature_extractor,
+    resolve_baseline_params,
+    train_baseline,
+)
+
+__all__ += [
+    "BASELINES",
+    "MedGANMethod",
+    "PANMethod",
+    "Pix2PixMethod",
+    "build_baseline_generator",
+    "pretrain_feature_extractor",
+    "resolve_baseline_params",
+    "train_baseline",
+]

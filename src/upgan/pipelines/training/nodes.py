@@ -172,6 +172,52 @@ def fine_tune_upgan(
     return ModelBundle.pack(states, config), frame
 
 
+def budget_epochs(upgan: Mapping[str, Any]) -> int:
+    """The shared training budget, in passes over the training data: what UP-GAN spends on its
+    M initialisation phases and its fine-tuning together. Every baseline trains this long."""
+    return int(upgan["n_phases"]) * int(upgan["phase"]["epochs"]) + int(upgan["fine_tune"]["epochs"])
+
+
+def train_baseline_cell(
+    task: str,
+    method: str,
+    n_train_patients: int,
+    train_slices: SliceSet,
+    val_slices: SliceSet,
+    split_manifest: pd.DataFrame,
+    baselines: dict[str, Any],
+    upgan: dict[str, Any],
+    training: dict[str, Any],
+    preparation: dict[str, Any],
+) -> tuple[ModelBundle, pd.DataFrame]:
+    """Train a baseline (pix2pix, PAN or MedGAN) under the shared budget (:func:`budget_epochs`)
+    with its own optimiser settings (``baselines.optimiser``, the papers' Adam 2e-4, β1 0.5).
+
+    Returns:
+        The cell's model bundle (``generator``, ``discriminator``, MedGAN's
+        ``feature_extractor``; config with the network settings) and the per-epoch history.
+    """
+    from upgan.training.baselines import train_baseline
+
+    cell = tracking.cell_name(task, method, n_train_patients)
+    if method not in baselines:
+        raise ValueError(f"parameters baselines.{method} are missing")
+    optimiser = dict(baselines.get("optimiser", {}))
+    stage = _stage(f"{cell} train", {**optimiser, "epochs": budget_epochs(upgan)}, training, seed_offset=0)
+    subjects = select_training_subjects(split_manifest, n_train_patients)
+    states, network, history = train_baseline(
+        method, baselines[method], _pairs(train_slices, subjects), _pairs(val_slices), stage,
+        checkpoint_path=_checkpoint(training, cell, "train"),
+    )
+    config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": network,
+              "preparation": dict(preparation), "train_subjects": subjects}
+    frame = _history_frame(history)
+    with tracking.cell_run(task, method, n_train_patients):
+        tracking.log_params(stage.fingerprint_fields(), "train")
+        tracking.log_history(frame.to_dict("records"), "train")
+    return ModelBundle.pack(states, config), frame
+
+
 def _cascade_from_generators(cfg: CascadeConfig, states: list[dict[str, torch.Tensor]]) -> UPGAN:
     generators = []
     for m, state in enumerate(states):

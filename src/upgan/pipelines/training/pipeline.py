@@ -9,6 +9,7 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
+from upgan.methods import is_cascade
 from upgan.pipelines.binding import bind
 from upgan.pipelines.training import nodes
 
@@ -46,28 +47,50 @@ def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> 
     return Pipeline([*phase_nodes, fine, summary])
 
 
-TASK_DATA = {"train_slices", "val_slices", "test_slices", "split_manifest"}
-SHARED_PARAMS = {"params:upgan", "params:training"}
+TASK_DATA = {"train_slices", "val_slices", "test_slices", "split_manifest", "volume_manifest"}
+SHARED_PARAMS = {"params:upgan", "params:training", "params:baselines"}
 
 
 def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int) -> Pipeline:
     """Put a cell template into ``<task>.<method>.n<NN>`` (nested, so Kedro-Viz can fold each
     level): the task's data and preparation parameters get the task prefix only, the shared
     hyper-parameters none."""
-    task_level = TASK_DATA
-    task_params = SHARED_PARAMS | {"params:preparation"}
-    inner = Pipeline(cell, namespace=f"n{n_train_patients:02d}", inputs=task_level, parameters=task_params)
-    inner = Pipeline(inner, namespace=method, inputs=task_level, parameters=task_params)
-    return Pipeline(inner, namespace=task, parameters=SHARED_PARAMS)
+    free = cell.inputs()
+    task_data = TASK_DATA & free
+    shared = SHARED_PARAMS & free
+    task_params = shared | ({"params:preparation"} & free)
+    inner = Pipeline(cell, namespace=f"n{n_train_patients:02d}", inputs=task_data, parameters=task_params)
+    inner = Pipeline(inner, namespace=method, inputs=task_data, parameters=task_params)
+    return Pipeline(inner, namespace=task, parameters=shared)
+
+
+def baseline_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
+    """One baseline (pix2pix, PAN, MedGAN): a single training node under the same budget."""
+    return Pipeline([
+        Node(
+            bind(nodes.train_baseline_cell, task, method, n_train_patients),
+            ["train_slices", "val_slices", "split_manifest", "params:baselines", "params:upgan",
+             "params:training", "params:preparation"],
+            ["model", "history_train"],
+            name="train",
+            tags=["train"],
+        )
+    ])
+
+
+def method_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
+    """The training nodes of any method's cell (names relative to the cell namespace)."""
+    if is_cascade(method):
+        return upgan_cell(task, method, n_train_patients, structure.n_phases())
+    return baseline_cell(task, method, n_train_patients)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """UP-GAN at full supervision for every configured task."""
-    params = structure.parameters()
-    m = structure.n_phases()
+    """Every configured method for every configured task, at full supervision."""
     cells = []
     for task in structure.tasks():
-        n = int(params[task]["split"]["train"])
-        cell = upgan_cell(task, "upgan", n, m)
-        cells.append(nest_cell(cell, task, "upgan", n).tag(["training", task, "upgan"]))
+        n = structure.full_supervision(task)
+        for method in structure.methods():
+            cell = nest_cell(method_cell(task, method, n), task, method, n)
+            cells.append(cell.tag(["training", task, method]))
     return Pipeline(cells)

@@ -1,0 +1,115 @@
+"""Nodes of the evaluation pipeline: predict the test subjects, score them, write NIfTI."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from upgan import evaluation
+from upgan.io.bundle import ModelBundle
+from upgan.io.nifti import NiftiVolume
+from upgan.methods import predict_bundle
+from upgan.pipelines import tracking
+from upgan.preparation import HUWindow, SliceSet
+from upgan.preparation.prepare import prepared_volume
+
+logger = logging.getLogger(__name__)
+
+
+def example_slice(test_slices: SliceSet) -> int:
+    """The slice shown in figures: the fullest slice of the middle test subject (the same for
+    every method, since every method sees the same test set)."""
+    subjects = sorted(set(test_slices.subject_ids.tolist()))
+    idx = np.flatnonzero(test_slices.subject_ids == subjects[len(subjects) // 2])
+    return int(idx[np.argmax(test_slices.targets[idx].mean(axis=(1, 2, 3)))])
+
+
+def _to_units(task: str, row: pd.Series, image: np.ndarray, sigma: bool, preparation: dict) -> np.ndarray:
+    """Normalised scale -> the target's units (HU for CT; the T1 volume's own scale for MRI)."""
+    norm = json.loads(row["target_normalisation"])
+    if norm["kind"] == "hu_window":
+        window = HUWindow(norm["hu_min"], norm["hu_max"])
+        return image * window.width if sigma else window.inverse(image)
+    return image * float(norm["scale"])
+
+
+def _volume_writer(row: pd.Series, slices: np.ndarray, index: np.ndarray) -> Callable[[], NiftiVolume]:
+    def write() -> NiftiVolume:
+        return prepared_volume(row, slices, index)
+
+    return write
+
+
+def evaluate_cell(
+    task: str,
+    method: str,
+    n_train_patients: int,
+    test_slices: SliceSet,
+    volume_manifest: pd.DataFrame,
+    model: ModelBundle,
+    preparation: dict[str, Any],
+    training: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], NiftiVolume]], dict[str, np.ndarray]]:
+    """Predict every test slice, score each test subject, and keep what the report needs.
+
+    Returns:
+        Per-subject metrics (contract columns, plus ``mae_head`` for PET->CT), uncertainty rows
+        per phase (UP-GAN family; empty otherwise), the σ calibration table of the final phase,
+        the predicted volumes (and σ) as lazily written NIfTI files on the prepared grid with
+        the source's world geometry, and the example slice for the figures.
+    """
+    cell = tracking.cell_name(task, method, n_train_patients)
+    prediction = predict_bundle(model, test_slices.inputs, device=str(training.get("device", "auto")))
+    hu_window = tuple(preparation.get("hu_window", (-1024.0, 3071.0)))
+    per_subject = evaluation.subject_metrics(prediction.image, test_slices.targets, test_slices.subject_ids,
+                                             task, hu_window=hu_window)
+    metrics = evaluation.label_cell(per_subject, task, method, n_train_patients, keep_extra=True)
+    uncertainty = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["uncertainty"])
+    calibration = pd.DataFrame()
+    if prediction.phases is not None:
+        labels = [str(m) for m in range(len(prediction.phases))] + ["final"]
+        phases = [*prediction.phases, prediction.phases[-1]]
+        uncertainty = evaluation.uncertainty_rows(
+            task, method, n_train_patients, [p["image"] for p in phases], [p["sigma"] for p in phases],
+            test_slices.targets, labels,
+        )
+        abs_error = np.abs(prediction.image - test_slices.targets)
+        calibration = evaluation.calibration_table(prediction.sigma, abs_error)
+        sparsification = evaluation.sparsification(prediction.sigma, abs_error)
+        calibration = pd.concat([calibration.assign(kind="calibration"),
+                                 sparsification.assign(kind="sparsification")], ignore_index=True)
+    volumes: dict[str, Callable[[], NiftiVolume]] = {}
+    manifest = volume_manifest.set_index("subject_id")
+    for subject in sorted(set(test_slices.subject_ids.tolist())):
+        keep = test_slices.subject_ids == subject
+        row = manifest.loc[subject]
+        index = test_slices.slice_index[keep]
+        image = _to_units(task, row, prediction.image[keep, 0], False, preparation)
+        volumes[f"{subject}_prediction"] = _volume_writer(row, image, index)
+        if prediction.sigma is not None:
+            sigma = _to_units(task, row, prediction.sigma[keep, 0], True, preparation)
+            volumes[f"{subject}_sigma"] = _volume_writer(row, sigma, index)
+    k = example_slice(test_slices)
+    example = {
+        "input": test_slices.inputs[k, 0], "target": test_slices.targets[k, 0],
+        "prediction": prediction.image[k, 0],
+        "subject_id": np.asarray(test_slices.subject_ids[k]), "slice_index": np.asarray(test_slices.slice_index[k]),
+    }
+    if prediction.sigma is not None:
+        example["sigma"] = prediction.sigma[k, 0]
+    summary = evaluation.summarise(metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]])
+    with tracking.cell_run(task, method, n_train_patients):
+        row = summary.iloc[0]
+        tracking.log_metrics({f"test_{c}": float(row[c]) for c in summary.columns
+                              if c.endswith(("_mean", "_std")) or c == "n_subjects"})
+        if not uncertainty.empty:
+            for r in uncertainty.to_dict("records"):
+                tracking.log_metrics({f"test_phase_{r['phase']}/{k}": float(r[k]) for k in
+                                      ("mean_abs_error", "mean_sigma", "spearman_sigma_abs_error")})
+    logger.info("%s on %d test subjects:\n%s", cell, len(metrics), summary.to_string(index=False))
+    return metrics, uncertainty, calibration, volumes, example

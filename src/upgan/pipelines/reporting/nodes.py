@@ -1,0 +1,84 @@
+"""Nodes of the reporting pipeline: gather every cell, test, tabulate, draw."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from upgan import evaluation
+from upgan.methods import LABELS
+from upgan.pipelines import tracking
+from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
+from upgan.reporting.tables import table1_markdown
+
+logger = logging.getLogger(__name__)
+
+
+def collect_results(
+    n_cells: int, *frames: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Concatenate the cells' per-subject metrics and uncertainty rows (in that order: the first
+    ``n_cells`` frames are metrics, the rest uncertainty) into the contract tables."""
+    metrics = pd.concat(frames[:n_cells], ignore_index=True)
+    metrics = evaluation.check_contract(
+        "metrics_per_subject", metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]]
+    )
+    parts = [f for f in frames[n_cells:] if not f.empty]
+    columns = evaluation.CONTRACT_COLUMNS["uncertainty"]
+    uncertainty = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    return metrics, evaluation.check_contract("uncertainty", uncertainty)
+
+
+def build_report(
+    metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """Summary (mean ± std), paired tests of UP-GAN against every other method, the claims
+    checks (C1-C5) and Table 1 in markdown."""
+    summary = evaluation.check_contract("summary", evaluation.summarise(metrics_per_subject))
+    methods = set(metrics_per_subject["method"])
+    if evaluation.REFERENCE in methods and len(methods) > 1:
+        significance = evaluation.paired_tests(metrics_per_subject)
+    else:
+        significance = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["significance"])
+    significance = evaluation.check_contract("significance", significance)
+    claims = evaluation.claims_report(summary, significance, uncertainty)
+    table = table1_markdown(summary, significance, claims)
+    verdicts = evaluation.claim_verdicts(claims)
+    logger.info("Claims on this run:\n%s", verdicts.to_string(index=False))
+    return summary, significance, claims, table
+
+
+def plot_methods(task: str, cells: list[tuple[str, int]], *examples: dict[str, np.ndarray]) -> Figure:
+    """Figure 3 analogue: each method's prediction and residual on the same test slice (also
+    attached to every cell's MLflow child run of the task)."""
+    first = examples[0]
+    predictions = {LABELS[m]: e["prediction"] for (m, _), e in zip(cells, examples, strict=True)}
+    title = f"{task}: test subject {first['subject_id']}, slice {int(first['slice_index'])}"
+    figure = methods_figure(first["input"], first["target"], predictions, title=title)
+    _attach(task, cells, figure, f"methods_{task}.png")
+    return figure
+
+
+def _attach(task: str, cells: list[tuple[str, int]], figure: Figure, name: str) -> None:
+    for method, n in cells:
+        with tracking.cell_run(task, method, n) as run:
+            if run is not None:
+                tracking.log_figure(figure, name)
+
+
+def plot_calibration(task: str, cells: list[tuple[str, int]], *tables: pd.DataFrame) -> Figure:
+    """σ calibration (mean |error| per σ bin) and sparsification of the UP-GAN family (also
+    attached to those cells' MLflow child runs)."""
+    methods = [m for m, _ in cells]
+    calibration, sparsification = {}, {}
+    for method, table in zip(methods, tables, strict=True):
+        if table.empty:
+            continue
+        calibration[LABELS[method]] = table[table["kind"] == "calibration"].dropna(axis=1, how="all")
+        sparsification[LABELS[method]] = table[table["kind"] == "sparsification"].dropna(axis=1, how="all")
+    figure = calibration_figure(calibration, sparsification, title=f"{task}: uncertainty calibration")
+    _attach(task, cells, figure, f"calibration_{task}.png")
+    return figure

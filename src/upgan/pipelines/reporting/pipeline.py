@@ -1,0 +1,39 @@
+"""reporting: the results contract files, Table 1 and the comparison figures (un-namespaced)."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from upgan import structure
+from upgan.methods import is_cascade
+from upgan.pipelines.binding import bind
+from upgan.pipelines.reporting import nodes
+from upgan.pipelines.tracking import cell_name
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Gather every cell of the full-supervision experiment into the report."""
+    tasks, methods = structure.tasks(), structure.methods()
+    cells = [(t, m, structure.full_supervision(t)) for t in tasks for m in methods]
+    names = [cell_name(*c) for c in cells]
+    pipe = [
+        Node(
+            bind(nodes.collect_results, len(cells)),
+            [f"{n}.metrics" for n in names] + [f"{n}.uncertainty" for n in names],
+            ["metrics_per_subject", "uncertainty_table"],
+            name="collect_results",
+        ),
+        Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table"],
+             ["summary", "significance", "claims", "table1"], name="build_report"),
+    ]
+    for task in tasks:
+        task_cells = [c for c in cells if c[0] == task]
+        cascades = [c for c in task_cells if is_cascade(c[1])]
+        pipe.append(Node(bind(nodes.plot_methods, task, [(c[1], c[2]) for c in task_cells]),
+                         [f"{cell_name(*c)}.example" for c in task_cells],
+                         f"{task}.methods_figure", name=f"plot_methods_{task}"))
+        if cascades:
+            pipe.append(Node(bind(nodes.plot_calibration, task, [(c[1], c[2]) for c in cascades]),
+                             [f"{cell_name(*c)}.calibration" for c in cascades],
+                             f"{task}.calibration_figure", name=f"plot_calibration_{task}"))
+    return Pipeline(pipe, tags=["reporting"])

@@ -1,0 +1,157 @@
+"""Baselines trained by the one engine: overfitting, rebuilding from the returned config, errors."""
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from upgan.metrics import mae
+from upgan.training import SlicePairs, StageConfig
+from upgan.training.baselines import (
+    BASELINES,
+    build_baseline_generator,
+    pretrain_feature_extractor,
+    resolve_baseline_params,
+    train_baseline,
+)
+
+TINY = {
+    "pix2pix": {"ngf": 8, "ndf": 8, "n_layers_d": 2},
+    "pan": {"width": 8, "d_width": 8},
+    "medgan": {
+        "n_blocks": 2, "ngf": 8, "ndf": 8, "n_layers_d": 2,
+        "feature_extractor": {"width": 8, "n_blocks": 3, "epochs": 5},
+    },
+}
+
+
+def smooth_pairs(n: int = 4, size: int = 32, seed: int = 0) -> SlicePairs:
+    """Low-frequency input in [0, 1]; target = 1 - (3x3 blur of it). Untrained MAE ~0.17."""
+    g = torch.Generator().manual_seed(seed)
+    x = F.interpolate(torch.rand(n, 1, size // 8, size // 8, generator=g), size=(size, size),
+                      mode="bilinear", align_corners=False)
+    y = 1.0 - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return SlicePairs(x, y)
+
+
+def stage(epochs: int, lr: float = 1e-3, lr_d: float | None = None, **kw) -> StageConfig:
+    return StageConfig(
+        name="test", epochs=epochs, batch_size=4, lr_generator=lr,
+        lr_discriminator=lr if lr_d is None else lr_d,
+        betas=(0.5, 0.999), cosine=False, seed=3, device="cpu", **kw,
+    )
+
+
+# (steps, lr_G, lr_D): one step per epoch on the fixed batch of 4. PAN has no pixel loss (its
+# generator only sees the discriminator's features and the margin keeps them >= m apart), so it
+# gets more steps and a 10x slower D (with equal rates it reaches 3x on some seeds only).
+OVERFIT = {"pix2pix": (60, 1e-3, 1e-3), "pan": (200, 1e-3, 1e-4), "medgan": (40, 1e-3, 1e-3)}
+FACTOR = 3.0
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_overfits_a_fixed_batch(name: str):
+    data = smooth_pairs()
+    steps, lr, lr_d = OVERFIT[name]
+    _, _, history = train_baseline(
+        name, TINY[name], data, data, stage(steps, lr, lr_d), progress=False
+    )
+    curve = history.metric("val_mae")  # eval-mode L1 to the target after every step
+    assert len(curve) == steps
+    assert curve[0] > 0.15
+    assert min(curve) < curve[0] / FACTOR, (name, curve[0], min(curve))
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_returned_states_rebuild_the_generator(name: str):
+    train, val = smooth_pairs(8, seed=1), smooth_pairs(4, seed=2)
+    params = {**TINY[name]}
+    if name == "medgan":
+        params["feature_extractor"] = {"width": 4, "n_blocks": 2, "epochs": 1}
+    states, config, history = train_baseline(name, params, train, val, stage(2), progress=False)
+    json.dumps(config)  # JSON-able
+    assert {"generator", "discriminator"} <= set(states)
+    assert all(t.device.type == "cpu" for sd in states.values() for t in sd.values())
+    g = build_baseline_generator(name, json.loads(json.dumps(config)))
+    g.load_state_dict(states["generator"])
+    assert not g.training
+    with torch.no_grad():
+        pred = g(val.inputs)
+    assert pred.shape == val.targets.shape and 0.0 <= pred.min() and pred.max() <= 1.0
+    # the engine's last validation ran the trained module in eval mode on the same slices
+    assert mae(pred, val.targets).mean().item() == pytest.approx(history.last()["val_mae"], abs=1e-6)
+    if name == "medgan":
+        assert config["feature_extractor_source"] == "pretrained_autoencoder"
+        assert "feature_extractor" in states and len(config["feature_extractor_sha256"]) == 64
+
+
+def test_medgan_with_vgg_file_and_three_generator_steps(tmp_path: Path, caplog):
+    from test_baseline_models import _random_vgg19_state
+
+    path = tmp_path / "vgg19.pth"
+    torch.save(_random_vgg19_state(), path)
+    data = smooth_pairs(4)
+    params = {"n_blocks": 1, "ngf": 4, "ndf": 4, "n_layers_d": 2,
+              "feature_extractor": {"source": str(path)}}
+    with caplog.at_level(logging.INFO, logger="upgan.training.baselines"):
+        states, config, history = train_baseline("medgan", params, data, None, stage(1), progress=False)
+    assert "generator_steps_per_iteration 1 -> 3" in caplog.text
+    assert config["feature_extractor_source"] == str(path)
+    assert len(config["feature_extractor_sha256"]) == 64
+    assert "feature_extractor" not in states  # the file is referenced, not copied
+    assert history.last()["train_style"] >= 0 and history.last()["train_content"] > 0
+
+
+def test_resume_from_checkpoint_returns_the_same_weights(tmp_path: Path):
+    data = smooth_pairs(4)
+    ckpt = tmp_path / "medgan.pt"
+    params = {"n_blocks": 1, "ngf": 4, "ndf": 4, "n_layers_d": 2,
+              "feature_extractor": {"width": 4, "n_blocks": 2, "epochs": 1}}
+    first, cfg1, _ = train_baseline("medgan", params, data, None, stage(2), ckpt, progress=False)
+    assert ckpt.exists() and (tmp_path / "medgan_feature_extractor.pt").exists()
+    again, cfg2, history = train_baseline("medgan", params, data, None, stage(2), ckpt, progress=False)
+    assert history.resumed_from_epoch == 2 and cfg1 == cfg2
+    for key, value in first["generator"].items():
+        torch.testing.assert_close(again["generator"][key], value)
+
+
+def test_feature_extractor_pretraining_is_seeded_and_learns():
+    targets = smooth_pairs(8).targets
+    cfg = {"width": 4, "n_blocks": 2, "epochs": 6, "batch_size": 4, "lr": 3e-3}
+    a, history = pretrain_feature_extractor(targets, cfg, seed=5, device="cpu")
+    b, _ = pretrain_feature_extractor(targets, cfg, seed=5, device="cpu")
+    losses = history.metric("g_loss")
+    assert losses[-1] < 0.7 * losses[0]
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(va, vb, msg=k)
+    assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_parameter_errors():
+    data = smooth_pairs(4)
+    with pytest.raises(ValueError, match="pix2pix, pan, medgan"):
+        train_baseline("cyclegan", {}, data, None, stage(1), progress=False)
+    with pytest.raises(ValueError, match="lambda_L1"):
+        resolve_baseline_params("pix2pix", {"lambda_L1": 100}, (32, 32))
+    with pytest.raises(ValueError, match="wdith"):
+        resolve_baseline_params("medgan", {"feature_extractor": {"wdith": 8}}, (32, 32))
+    with pytest.raises(ValueError, match="layer_weights"):
+        resolve_baseline_params("pan", {"layer_weights": [1.0, 2.0]}, (32, 32))
+    with pytest.raises(ValueError, match="ngf"):
+        resolve_baseline_params("pix2pix", {"ngf": 0}, (32, 32))
+    with pytest.raises(ValueError, match="divisible"):
+        train_baseline("pix2pix", {"ngf": 4, "num_downs": 6}, data, None, stage(1), progress=False)
+
+
+def test_input_sized_defaults():
+    p = resolve_baseline_params("pix2pix", {}, (256, 256))
+    assert p["num_downs"] == 8 and p["lambda_l1"] == 100.0 and p["dropout"] == 0.5
+    pan = resolve_baseline_params("pan", {}, (256, 256))
+    assert (pan["n_down"], pan["d_downsample"]) == (6, 5)
+    assert resolve_baseline_params("pan", {}, (64, 64))["n_down"] == 4
+    med = resolve_baseline_params("medgan", {}, (64, 64))
+    assert med["num_downs"] == 6 and med["generator_steps_per_iteration"] == 3
+    assert (med["lambda_perceptual"], med["lambda_style"], med["lambda_content"]) == (20.0, 1e-4, 1e-4)
