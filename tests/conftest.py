@@ -55,3 +55,10 @@ def pytest_configure(config):
     from upgan.runtime import configure_cpu_threads
 
     configure_cpu_threads("auto")
+
+
+@pytest.fixture(scope="session")
+def default_run(kedro_project):
+    """``kedro run --env test`` (the whole default pipeline) once per test session."""
+    data_root, _ = kedro_project()
+    return data_root

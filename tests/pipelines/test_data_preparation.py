@@ -13,9 +13,8 @@ TASKS = ("pet_to_ct", "mri_recon", "mri_motion")
 
 
 @pytest.fixture(scope="module")
-def prepared(kedro_project):
-    data_root, _ = kedro_project(pipeline_names=["data_preparation"])
-    return data_root
+def prepared(default_run):
+    return default_run
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -100,7 +100,7 @@ def test_user_data_run_end_to_end_and_untouched(kedro_project, tmp_path):
     before = _digest(folder)
     data_root, _ = kedro_project(
         pipeline_names=["data_preparation"], namespaces=["pet_to_ct"],
-        runtime_params={"cohorts": {"pet_ct": {"source": str(folder)}}},
+        runtime_params={"cohorts": {"pet_ct": {"source": str(folder)}}, "data_root": str(tmp_path / "out")},
     )
     assert _digest(folder) == before
     split = (data_root / "05_model_input" / "pet_to_ct" / "split.csv").read_text()

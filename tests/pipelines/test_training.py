@@ -11,10 +11,8 @@ from upgan.models import UPGAN, UncertaintyUNet, cascade_config_from_dict
 
 
 @pytest.fixture(scope="module")
-def trained(kedro_project):
-    data_root, _ = kedro_project(pipeline_names=["data_preparation"], namespaces=["pet_to_ct"])
-    kedro_project(pipeline_names=["training"], namespaces=["pet_to_ct"])
-    return data_root
+def trained(default_run):
+    return default_run
 
 
 def test_bundles_and_histories_are_written(trained):

@@ -365,6 +365,8 @@ class PANMethod(_BaselineMethod):
     (+ lambda_pixel * mean|y - T(x)|, off by default)``. D loss: ``BCE(D(y), 1) + BCE(D(T(x)), 0)
     + mean_b [m - P(y, T(x))]^+`` with the perceptual distance P per image (not halved: PAN's
     formulation). lambda = (5, 1.5, 1.5, 1), m = 3 ([V] PAN-fd; paper values [U]).
+    Real and fake go through D as one concatenated batch (shared BatchNorm statistics, one
+    forward pass per update; see :meth:`_joint`).
     """
 
     name = "pan"
