@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from upgan.pipelines import data_preparation, evaluation, reporting, training
+from upgan import structure
+from upgan.pipelines import data_preparation, evaluation, reporting, training, weak_supervision
+
+
+def _sweep(prep: Pipeline) -> Pipeline:
+    """The sweep with the data preparation of its own tasks."""
+    sweep = weak_supervision.create_pipeline()
+    tasks, _, _ = structure.weak_supervision_grid()
+    return (prep.only_nodes_with_namespaces(tasks) if tasks else Pipeline([])) + sweep
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -23,4 +31,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "training": train,
         "evaluation": evaluate,
         "reporting": report,
+        "weak_supervision": _sweep(prep),
     }

@@ -19,3 +19,5 @@ import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r".*register_new_resolver\(\) is deprecated.*")
 warnings.filterwarnings("ignore", message=r".*type hints to the `predict` method.*")
+# The reporting nodes read every cell's outputs by their namespaced names on purpose.
+warnings.filterwarnings("ignore", message=r".*dataset names contain '\.' characters.*")

@@ -70,3 +70,42 @@ def methods() -> list[str]:
 def full_supervision(task: str) -> int:
     """Training patients of a task's full-supervision cell (``<task>.split.train``)."""
     return int(parameters()[task]["split"]["train"])
+
+
+def weak_supervision_grid() -> tuple[list[str], list[int], list[str]]:
+    """Tasks, patient counts and methods of the sweep (``weak_supervision`` parameters), checked
+    against the training splits so that a bad grid fails before any training."""
+    from upgan.methods import check_method
+
+    params = parameters()
+    grid = params.get("weak_supervision")
+    if not grid:
+        return [], [], []
+    unknown = sorted(set(grid) - {"tasks", "counts", "methods"})
+    if unknown:
+        raise ValueError(f"unknown weak_supervision parameter(s) {unknown}; expected tasks, counts, methods")
+    tasks = list(grid.get("tasks", ["pet_to_ct"]))
+    counts = list(grid.get("counts", []))
+    methods = list(grid.get("methods", []))
+    for task in tasks:
+        get_task(task)
+    for method in methods:
+        check_method(method)
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"weak_supervision.methods lists a method twice: {methods}")
+    if not counts or not methods or not tasks:
+        raise ValueError("weak_supervision needs non-empty tasks, counts and methods")
+    for n in counts:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"weak_supervision.counts must be positive integers, got {n!r}")
+    if len(set(counts)) != len(counts):
+        raise ValueError(f"weak_supervision.counts has duplicates: {counts}")
+    for task in tasks:
+        available = full_supervision(task)
+        too_many = [n for n in counts if n > available]
+        if too_many:
+            raise ValueError(
+                f"weak_supervision.counts {too_many} exceed the {available} training patients of "
+                f"{task} ({task}.split.train)"
+            )
+    return tasks, sorted(counts), methods

@@ -66,6 +66,7 @@ def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], see
         device=str(training.get("device", "auto")),
         bf16=bool(training.get("bf16", False)),
         log_every_n_steps=int(training.get("log_every_n_steps", 50)),
+        max_steps_per_epoch=training.get("max_steps_per_epoch"),
         **values,
     )
 

@@ -1,0 +1,44 @@
+"""weak_supervision: the training and evaluation templates for every (task, method, patient count)
+cell, namespaced ``<task>.<method>.n<NN>`` (e.g. ``pet_to_ct.upgan.n05``), then one report.
+
+The grid comes from ``conf/base/parameters_weak_supervision.yml``. Subsets are nested (the first
+n training subjects of the split's seeded order); validation and test subjects are the same for
+every cell. A cell at the full training split is the same cell as Table 1's, so it is trained
+once for both.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from upgan import structure
+from upgan.pipelines.binding import bind
+from upgan.pipelines.evaluation.pipeline import evaluation_cell
+from upgan.pipelines.reporting import nodes as report_nodes
+from upgan.pipelines.tracking import cell_name
+from upgan.pipelines.training.pipeline import method_cell, nest_cell
+from upgan.pipelines.weak_supervision import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The sweep over the configured grid (empty when no grid is configured)."""
+    tasks, counts, methods = structure.weak_supervision_grid()
+    if not tasks:
+        return Pipeline([])
+    cells = [(t, m, n) for t in tasks for m in methods for n in counts]
+    pipes = [
+        nest_cell(method_cell(t, m, n) + evaluation_cell(t, m, n), t, m, n).tag(["weak_supervision", t, m, f"n{n:02d}"])
+        for t, m, n in cells
+    ]
+    names = [cell_name(*c) for c in cells]
+    cell_outputs = [f"{n}.metrics" for n in names] + [f"{n}.uncertainty" for n in names]
+    report = Pipeline(
+        [
+            Node(bind(report_nodes.collect_results, len(cells)), cell_outputs,
+                 ["metrics_per_subject", "uncertainty_table"], name="collect_results"),
+            Node(nodes.build_sweep_report, ["metrics_per_subject", "uncertainty_table"],
+                 ["summary", "significance", "claims", "tables", "figure"], name="build_report"),
+        ],
+        namespace="weak_supervision", inputs=set(cell_outputs), tags=["weak_supervision", "reporting"],
+    )
+    return Pipeline(pipes) + report
