@@ -34,5 +34,4 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
 viz: setup
-	$(BIN)/python -m pip install -e ".[viz]"
-	$(BIN)/kedro viz build
+	$(BIN)/kedro viz run
