@@ -1,0 +1,172 @@
+"""Translate whole NIfTI volumes with a trained model bundle (used by ``upgan predict``).
+
+The volume goes through the same steps as the training data: reorientation to RAS+, axial
+slices resized to the model's slice size, the input normalisation; the prediction and its σ are
+then resized back, put back into physical units (CT in HU; MRI in the input's intensity scale)
+and reoriented to the input's own voxel order, so the outputs share the input's affine and header.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from upgan.io.bundle import ModelBundle, load_bundle
+from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_nifti, save_nifti
+from upgan.methods import predict_bundle
+from upgan.preparation.geometry import axial_slices, from_axial_slices
+from upgan.preparation.normalisation import HUWindow, PercentileScale
+from upgan.tasks import get_task
+
+logger = logging.getLogger(__name__)
+
+_MODALITY_HINTS = {"pet": r"(^|[^a-z])(nac_?)?pet([^a-z]|$)", "ct": r"(^|[^a-z])ct([^a-z]|$)",
+                   "t1": r"(^|[^a-z])t1(w)?([^a-z0-9]|$)"}
+
+
+class TaskMismatchError(ValueError):
+    """The input does not look like what the model was trained to translate."""
+
+
+@dataclass
+class VolumePrediction:
+    """Outputs for one input volume, in the input's voxel order and physical units.
+
+    Attributes:
+        image: (X, Y, Z) translated volume.
+        sigma: (X, Y, Z) uncertainty of the final phase, or ``None`` (baselines).
+        phase_sigmas: σ of every phase (cascades), first to last.
+    """
+
+    image: np.ndarray
+    sigma: np.ndarray | None
+    phase_sigmas: list[np.ndarray]
+
+
+def resolve_bundle(model: str | Path) -> Path:
+    """A model bundle file from a path: the ``.safetensors`` file or a cell folder holding
+    ``model.safetensors``."""
+    path = Path(model)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no model bundle at {model}: give a cell folder such as "
+            "data/06_models/pet_to_ct/upgan/n29 or its model.safetensors"
+        )
+    return path
+
+
+def check_input_matches_task(volume: NiftiVolume, path: Path, task_name: str) -> None:
+    """Refuse inputs that look like another modality than the model's input.
+
+    Two hints: modality words in the file name (``pet``, ``ct``, ``t1``) and CT-like values (a
+    large share of voxels below −500, i.e. air in Hounsfield units) for PET or MRI models.
+    """
+    task = get_task(task_name)
+    name = path.name.lower()
+    expected = task.input_modality
+    for modality, pattern in _MODALITY_HINTS.items():
+        if modality != expected and re.search(pattern, name) and not re.search(_MODALITY_HINTS[expected], name):
+            raise TaskMismatchError(
+                f"{path}: the file name suggests {modality.upper()}, but the model was trained for "
+                f"{task.name} ({task.description}); its input is {expected.upper()}"
+            )
+    if float(np.mean(volume.data < -500.0)) > 0.05:
+        raise TaskMismatchError(
+            f"{path}: {100 * float(np.mean(volume.data < -500.0)):.0f} % of the voxels are below -500 "
+            f"(CT in HU?), but the model was trained for {task.name} ({task.description})"
+        )
+
+
+def _canonical_transform(affine: np.ndarray) -> np.ndarray:
+    return nib.orientations.ornt_transform(nib.io_orientation(affine), nib.orientations.axcodes2ornt("RAS"))
+
+
+def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto",
+                   batch_size: int = 16) -> VolumePrediction:
+    """Translate one volume (see the module docstring). Shapes: (X, Y, Z) in, (X, Y, Z) out."""
+    task = get_task(bundle.config["task"])
+    prep = bundle.config.get("preparation", {})
+    size = int(prep.get("slice_size", 64))
+    to_ras = _canonical_transform(volume.affine)
+    from_ras = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt("RAS"), nib.io_orientation(volume.affine))
+    data = nib.orientations.apply_orientation(volume.data, to_ras).astype(np.float32)
+    scaler = PercentileScale(float(prep.get("percentile", 99.5)))
+    scale = scaler.scale_of(data)
+    slices = axial_slices(scaler.forward(data, scale), size)[:, None]  # (Z, 1, S, S)
+    prediction = predict_bundle(bundle, slices, device=device, batch_size=batch_size)
+
+    def back(x: np.ndarray, is_sigma: bool) -> np.ndarray:
+        vol = from_axial_slices(x[:, 0], data.shape)
+        if task.target_modality == "ct":
+            window = HUWindow(*prep.get("hu_window", (-1024.0, 3071.0)))
+            vol = vol * window.width if is_sigma else window.inverse(vol)
+        else:
+            vol = vol * scale  # MRI: the input's own intensity scale
+        if is_sigma:
+            vol = np.maximum(vol, 0.0)
+        return np.ascontiguousarray(nib.orientations.apply_orientation(vol, from_ras), dtype=np.float32)
+
+    sigma = back(prediction.sigma, True) if prediction.sigma is not None else None
+    phases = [back(p["sigma"], True) for p in prediction.phases] if prediction.phases else []
+    return VolumePrediction(back(prediction.image, False), sigma, phases)
+
+
+def output_stem(path: Path) -> str:
+    """``scan.nii.gz`` -> ``scan``."""
+    name = path.name
+    return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else name[: -len(".nii")]
+
+
+def list_inputs(path: str | Path) -> list[Path]:
+    """One NIfTI file, or every NIfTI file of a folder (sorted); clear errors otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input {path} not found")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_nifti_path(p))
+        if not files:
+            raise VolumeError(f"{path}: no .nii or .nii.gz files in this folder")
+        return files
+    if not is_nifti_path(path):
+        raise VolumeError(f"{path}: not a NIfTI file (expected .nii or .nii.gz)")
+    return [path]
+
+
+def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path, device: str = "auto",
+                  batch_size: int = 16, phases: bool = False, progress: bool = True) -> list[Path]:
+    """Translate every input volume and write ``<stem>_<task target>.nii.gz`` and
+    ``<stem>_sigma.nii.gz`` (and ``<stem>_sigma_phase<m>.nii.gz`` with ``phases``) into
+    ``output_dir``, each with its input's affine and header. Returns the written paths."""
+    from tqdm.auto import tqdm
+
+    bundle = load_bundle(resolve_bundle(model))
+    task = get_task(bundle.config["task"])
+    files = list_inputs(inputs)
+    volumes = []
+    for path in files:  # check every input before writing anything
+        volume = load_nifti(path)
+        check_input_matches_task(volume, path, task.name)
+        volumes.append(volume)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for path, volume in tqdm(list(zip(files, volumes, strict=True)), desc=f"upgan predict ({task.name})",
+                             disable=not progress):
+        result = predict_volume(bundle, volume, device=device, batch_size=batch_size)
+        stem = output_stem(path)
+        header = volume.header
+        written.append(save_nifti(NiftiVolume(result.image, volume.affine, header), out / f"{stem}_{task.target_modality}.nii.gz"))
+        if result.sigma is not None:
+            written.append(save_nifti(NiftiVolume(result.sigma, volume.affine, header), out / f"{stem}_sigma.nii.gz"))
+        if phases:
+            for m, sigma in enumerate(result.phase_sigmas):
+                written.append(save_nifti(NiftiVolume(sigma, volume.affine, header), out / f"{stem}_sigma_phase{m}.nii.gz"))
+        logger.info("%s -> %s", path, ", ".join(p.name for p in written[-(2 + (len(result.phase_sigmas) if phases else 0)):]))
+    return written
