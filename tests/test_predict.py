@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from upgan.cli import main
+from upgan.console import main
 from upgan.predict import TaskMismatchError, predict_files
 
 
