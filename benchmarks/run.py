@@ -1,0 +1,267 @@
+"""Performance benchmarks: prints one ``name: value`` line per figure.
+
+    python benchmarks/run.py --quick      # < 2 min on a 2-core CPU: base sizes only
+    python benchmarks/run.py              # base and paper sizes (use a GPU for the paper sizes)
+
+Figures:
+  (a) ``train_images_per_s[<method>,<size>]``: training throughput of an UP-GAN phase and of
+      pix2pix through the training engine (data resident on the device);
+  (b) ``data_preparation_volumes_per_min[<task>]``: generation + preparation per subject;
+  (c) ``inference_seconds[256x256x150]``: one volume through every phase with σ;
+  (d) ``overhead_fraction``: share of an engine step spent outside the model's
+      forward/backward/optimiser work;
+  (e) ``speedup_vs_naive``: naive step time / ours at the same architecture and batch, naive =
+      FP32 eager, the official residual block that computes its main branch twice, batches read
+      from per-slice files every step;
+  plus model FLOPs per step, achieved FLOP/s and, on CUDA, the fraction of the bf16 peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from upgan.io.bundle import ModelBundle
+from upgan.io.nifti import NiftiVolume
+from upgan.losses import UPGANLossWeights
+from upgan.models import UPGAN, CascadeConfig, UNetConfig, build_discriminator, build_generators
+from upgan.models.patchgan import DiscriminatorConfig
+from upgan.models.unet import ResidualBlock
+from upgan.runtime import configure_cpu_threads
+from upgan.training import SlicePairs, StageConfig, UPGANPhase, resolve_device, train_stage
+
+BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense bf16 tensor-core peaks
+
+SIZES = {
+    "base": {"size": 64, "unet": dict(base_width=16, depth=3, max_width=128, block="plain"),
+             "disc": dict(base_width=16, n_layers=2), "pix2pix": dict(ngf=16, ndf=16, n_layers_d=2)},
+    "paper": {"size": 256, "unet": dict(base_width=64, depth=4, max_width=512, block="residual",
+                                        residual_shortcut="conv3x3"),
+              "disc": dict(base_width=64, n_layers=3), "pix2pix": dict(ngf=64, ndf=64, n_layers_d=3)},
+}
+
+
+def emit(name: str, value) -> None:
+    print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}", flush=True)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _data(n: int, size: int, seed: int = 0) -> SlicePairs:
+    g = torch.Generator().manual_seed(seed)
+    target = torch.rand(n, 1, size, size, generator=g)
+    return SlicePairs(target + 0.1 * torch.randn(n, 1, size, size, generator=g), target)
+
+
+def _cascade_cfg(size_key: str) -> CascadeConfig:
+    s = SIZES[size_key]
+    return CascadeConfig(n_phases=3, unet=UNetConfig(in_channels=1, **s["unet"]),
+                         discriminator=DiscriminatorConfig(**s["disc"]))
+
+
+def _upgan_phase0(cfg: CascadeConfig) -> UPGANPhase:
+    torch.manual_seed(0)
+    cascade = UPGAN(build_generators(cfg, 1), guidance=True)
+    return UPGANPhase(cascade, 0, build_discriminator(cfg), UPGANLossWeights())
+
+
+def _engine_seconds_per_step(method, data: SlicePairs, batch: int, steps: int, device: str, bf16: bool) -> float:
+    """Wall time per step of the training engine (warm-up epoch excluded)."""
+    stage = StageConfig(name="bench", epochs=2, batch_size=batch, seed=0, device=device, bf16=bf16,
+                        max_steps_per_epoch=steps, log_every_n_steps=10**9)
+    times = []
+    history = train_stage(method, data, None, stage, progress=False,
+                          on_epoch_end=lambda e, r: times.append(time.perf_counter()))
+    del history
+    return (times[1] - times[0]) / steps
+
+
+def train_throughput(size_key: str, device: str, bf16: bool, steps: int) -> None:
+    s = SIZES[size_key]
+    batch = 8
+    data = _data(batch * steps, s["size"])
+    sec = _engine_seconds_per_step(_upgan_phase0(_cascade_cfg(size_key)), data, batch, steps, device, bf16)
+    emit(f"train_images_per_s[upgan_phase0,{size_key}]", batch / sec)
+    from upgan.training.baselines import train_baseline
+
+    stage = StageConfig(name="bench", epochs=2, batch_size=batch, seed=0, device=device, bf16=bf16,
+                        max_steps_per_epoch=steps, log_every_n_steps=10**9,
+                        lr_generator=2e-4, lr_discriminator=2e-4, betas=(0.5, 0.999))
+    start = time.perf_counter()
+    _, _, history = train_baseline("pix2pix", s["pix2pix"], data, None, stage, progress=False)
+    sec = (time.perf_counter() - start) / (2 * steps)  # includes the warm-up epoch: conservative
+    emit(f"train_images_per_s[pix2pix,{size_key}]", batch / sec)
+
+
+def flops_and_overhead(size_key: str, device: str, bf16: bool, steps: int) -> None:
+    """FLOPs of one UP-GAN phase-0 step, achieved FLOP/s, and the engine's overhead fraction."""
+    dev = resolve_device(device)
+    s = SIZES[size_key]
+    batch = 8
+    data = _data(batch * steps, s["size"])
+    method = _upgan_phase0(_cascade_cfg(size_key))
+    engine_sec = _engine_seconds_per_step(method, data, batch, steps, device, bf16)
+    method.to(dev)
+    method.set_train_mode(True)
+    opt_g = torch.optim.Adam([p for m in method.generator_modules() for p in m.parameters()], lr=1e-4)
+    opt_d = torch.optim.Adam([p for m in method.discriminator_modules() for p in m.parameters()], lr=1e-4)
+    x, y = data.inputs[:batch].to(dev), data.targets[:batch].to(dev)
+    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and dev.type == "cuda") else torch.autocast("cpu", enabled=False)
+
+    def step() -> None:
+        with ctx:
+            g_loss, _, fake = method.generator_loss(x, y)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        with ctx:
+            d_loss, _ = method.discriminator_loss(x, y, fake)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+
+    step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    _sync(dev)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(dev)
+    compute_sec = (time.perf_counter() - start) / steps
+    emit(f"model_gflops_per_step[upgan_phase0,{size_key}]", flops / 1e9)
+    emit(f"achieved_tflops[upgan_phase0,{size_key}]", flops / compute_sec / 1e12)
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+        peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
+        if peak:
+            emit(f"fraction_of_bf16_peak[upgan_phase0,{size_key}]", flops / compute_sec / 1e12 / peak)
+    emit(f"overhead_fraction[{size_key}]", max(0.0, 1.0 - compute_sec / engine_sec))
+
+
+class _NaiveResidualBlock(ResidualBlock):
+    """The official code's block: the main branch is evaluated twice, one result discarded."""
+
+    def forward(self, x):
+        self.main(x)
+        return self.main(x) + self.shortcut(x)
+
+
+def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int) -> None:
+    dev = resolve_device(device)
+    s = SIZES[size_key]
+    batch = 8
+    unet = {**s["unet"], "block": "residual"}
+    cfg = CascadeConfig(n_phases=1, unet=UNetConfig(in_channels=1, **unet), discriminator=DiscriminatorConfig(**s["disc"]))
+    data = _data(batch * steps, s["size"])
+    ours = _engine_seconds_per_step(_upgan_phase0(cfg), data, batch, steps, device, bf16)
+    naive_method = _upgan_phase0(cfg)
+    for module in naive_method.cascade.modules():
+        if type(module) is ResidualBlock:
+            module.__class__ = _NaiveResidualBlock
+    naive_method.to(dev)
+    naive_method.set_train_mode(True)
+    opt_g = torch.optim.Adam([p for m in naive_method.generator_modules() for p in m.parameters()], lr=1e-4)
+    opt_d = torch.optim.Adam([p for m in naive_method.discriminator_modules() for p in m.parameters()], lr=1e-4)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(len(data)):
+            np.save(Path(tmp) / f"in_{i}.npy", data.inputs[i].numpy())
+            np.save(Path(tmp) / f"tg_{i}.npy", data.targets[i].numpy())
+
+        def naive_step(k: int) -> None:
+            idx = range(k * batch, (k + 1) * batch)
+            x = torch.from_numpy(np.stack([np.load(Path(tmp) / f"in_{i}.npy") for i in idx])).to(dev)
+            y = torch.from_numpy(np.stack([np.load(Path(tmp) / f"tg_{i}.npy") for i in idx])).to(dev)
+            g_loss, _, fake = naive_method.generator_loss(x, y)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            d_loss, _ = naive_method.discriminator_loss(x, y, fake)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            float(g_loss)  # the official loop reads its losses back every step
+
+        naive_step(0)
+        _sync(dev)
+        start = time.perf_counter()
+        for k in range(steps):
+            naive_step(k)
+        _sync(dev)
+        naive = (time.perf_counter() - start) / steps
+    emit(f"step_seconds_naive[{size_key}]", naive)
+    emit(f"step_seconds_ours[{size_key}]", ours)
+    emit(f"speedup_vs_naive[{size_key}]", naive / ours)
+
+
+def data_preparation_throughput(n_subjects: int) -> None:
+    from upgan.io.cohort import SyntheticCohortSpec, discover_cohort, write_synthetic_cohort
+    from upgan.preparation import PreparationConfig, prepare_subject
+    from upgan.tasks import TASKS
+
+    sims = {"pet_ct": {"shape": [64, 64, 32], "spacing_mm": [3.5, 3.5, 4.0]},
+            "ixi_t1": {"shape": [64, 64, 40], "spacing_mm": [3.6, 3.6, 4.0]}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in TASKS.values():
+            start = time.perf_counter()
+            root = write_synthetic_cohort(Path(tmp) / f"{task.name}", SyntheticCohortSpec(task.layout, n_subjects, 0, sims[task.layout]), progress=False)
+            index = discover_cohort(root, task.layout)
+            paths = index.pivot(index="subject_id", columns="modality", values="path")
+            for sid in paths.index:
+                prepare_subject(task, sid, paths.loc[sid].to_dict(), PreparationConfig(slice_size=64), 0)
+            minutes = (time.perf_counter() - start) / 60
+            emit(f"data_preparation_volumes_per_min[{task.name},base]", n_subjects / minutes)
+
+
+def inference_seconds(size_key: str, device: str) -> None:
+    from upgan.predict import predict_volume
+
+    cfg = _cascade_cfg(size_key)
+    torch.manual_seed(0)
+    states = {f"generator_{m}": g.state_dict() for m, g in enumerate(build_generators(cfg))}
+    bundle = ModelBundle.pack(states, {"task": "mri_recon", "method": "upgan", "cascade": cfg.to_dict(),
+                                       "preparation": {"slice_size": SIZES[size_key]["size"]}})
+    rng = np.random.default_rng(0)
+    volume = NiftiVolume(rng.random((256, 256, 150), dtype=np.float32) + 0.1, np.diag([0.94, 0.94, 1.2, 1.0]))
+    start = time.perf_counter()
+    predict_volume(bundle, volume, device=device, batch_size=32)
+    emit(f"inference_seconds[256x256x150,{size_key}]", time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="base sizes, few steps (< 2 min on 2 CPU cores)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
+    args = parser.parse_args()
+    threads = configure_cpu_threads("auto")
+    dev = resolve_device(args.device)
+    emit("machine", f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, torch threads {threads}")
+    emit("torch", torch.__version__)
+    emit("device", torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu")
+    steps = 6 if args.quick else 20
+    sizes = ["base"] if args.quick else ["base", "paper"]
+    for size in sizes:
+        paper_cpu = size == "paper" and dev.type == "cpu"
+        n = 2 if paper_cpu else steps
+        train_throughput(size, args.device, args.bf16, n)
+        flops_and_overhead(size, args.device, args.bf16, n)
+        speedup_vs_naive(size, args.device, args.bf16, n)
+    data_preparation_throughput(2 if args.quick else 6)
+    inference_seconds("base" if args.quick else "paper", args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Smoke test of the benchmark suite: each measurement runs and prints `name: value` lines."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("upgan_benchmarks", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _values(text: str) -> dict[str, float]:
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+): ([-0-9.e+]+)$", text, re.M)}
+
+
+def test_benchmarks_print_their_figures(bench, capsys, monkeypatch):
+    monkeypatch.setitem(bench.SIZES, "base", {**bench.SIZES["base"], "size": 32,
+                                              "unet": dict(base_width=4, depth=2, max_width=8, block="plain"),
+                                              "disc": dict(base_width=4, n_layers=1),
+                                              "pix2pix": dict(ngf=4, ndf=4, n_layers_d=1)})
+    bench.train_throughput("base", "cpu", False, 2)
+    bench.flops_and_overhead("base", "cpu", False, 2)
+    bench.speedup_vs_naive("base", "cpu", False, 2)
+    values = _values(capsys.readouterr().out)
+    assert values["train_images_per_s[upgan_phase0,base]"] > 0
+    assert values["train_images_per_s[pix2pix,base]"] > 0
+    assert values["model_gflops_per_step[upgan_phase0,base]"] > 0
+    assert 0.0 <= values["overhead_fraction[base]"] < 1.0
+    assert values["speedup_vs_naive[base]"] > 0
