@@ -65,6 +65,8 @@ def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], see
         seed=int(training["seed"]) + seed_offset,
         device=str(training.get("device", "auto")),
         bf16=bool(training.get("bf16", False)),
+        channels_last=bool(training.get("channels_last", False)),
+        compile=bool(training.get("compile", False)),
         log_every_n_steps=int(training.get("log_every_n_steps", 50)),
         max_steps_per_epoch=training.get("max_steps_per_epoch"),
         **values,
