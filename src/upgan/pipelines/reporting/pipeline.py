@@ -20,10 +20,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             bind(nodes.collect_results, len(cells)),
             [f"{n}.metrics" for n in names] + [f"{n}.uncertainty" for n in names],
-            ["metrics_per_subject", "uncertainty_table"],
+            ["metrics_per_subject", "uncertainty_table", "head_mae"],
             name="collect_results",
         ),
-        Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table"],
+        Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae"],
              ["summary", "significance", "claims", "table1"], name="build_report"),
     ]
     for task in tasks:

@@ -35,7 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     report = Pipeline(
         [
             Node(bind(report_nodes.collect_results, len(cells)), cell_outputs,
-                 ["metrics_per_subject", "uncertainty_table"], name="collect_results"),
+                 ["metrics_per_subject", "uncertainty_table", "head_mae"], name="collect_results"),
             Node(nodes.build_sweep_report, ["metrics_per_subject", "uncertainty_table"],
                  ["summary", "significance", "claims", "tables", "figure"], name="build_report"),
         ],
