@@ -160,48 +160,66 @@ class _NaiveResidualBlock(ResidualBlock):
 
 
 def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int) -> None:
+    """Naive step (official block computing its main branch twice, batches read from per-slice
+    files, a host sync every step, FP32) against ours (the engine), plus each change alone."""
     dev = resolve_device(device)
     s = SIZES[size_key]
     batch = 8
     unet = {**s["unet"], "block": "residual"}
-    cfg = CascadeConfig(n_phases=1, unet=UNetConfig(in_channels=1, **unet), discriminator=DiscriminatorConfig(**s["disc"]))
+    cfg = CascadeConfig(n_phases=1, unet=UNetConfig(in_channels=1, **unet),
+                        discriminator=DiscriminatorConfig(**s["disc"]))
     data = _data(batch * steps, s["size"])
     ours = _engine_seconds_per_step(_upgan_phase0(cfg), data, batch, steps, device, bf16)
-    naive_method = _upgan_phase0(cfg)
-    for module in naive_method.cascade.modules():
-        if type(module) is ResidualBlock:
-            module.__class__ = _NaiveResidualBlock
-    naive_method.to(dev)
-    naive_method.set_train_mode(True)
-    opt_g = torch.optim.Adam([p for m in naive_method.generator_modules() for p in m.parameters()], lr=1e-4)
-    opt_d = torch.optim.Adam([p for m in naive_method.discriminator_modules() for p in m.parameters()], lr=1e-4)
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(len(data)):
-            np.save(Path(tmp) / f"in_{i}.npy", data.inputs[i].numpy())
-            np.save(Path(tmp) / f"tg_{i}.npy", data.targets[i].numpy())
 
-        def naive_step(k: int) -> None:
-            idx = range(k * batch, (k + 1) * batch)
-            x = torch.from_numpy(np.stack([np.load(Path(tmp) / f"in_{i}.npy") for i in idx])).to(dev)
-            y = torch.from_numpy(np.stack([np.load(Path(tmp) / f"tg_{i}.npy") for i in idx])).to(dev)
-            g_loss, _, fake = naive_method.generator_loss(x, y)
+    def manual(duplicate: bool, files: bool, sync: bool, tmp: Path) -> float:
+        method = _upgan_phase0(cfg)
+        if duplicate:
+            for module in method.cascade.modules():
+                if type(module) is ResidualBlock:
+                    module.__class__ = _NaiveResidualBlock
+        method.to(dev)
+        method.set_train_mode(True)
+        opt_g = torch.optim.Adam([p for m in method.generator_modules() for p in m.parameters()], lr=1e-4)
+        opt_d = torch.optim.Adam([p for m in method.discriminator_modules() for p in m.parameters()], lr=1e-4)
+        resident_x, resident_y = data.inputs.to(dev), data.targets.to(dev)
+
+        def step(k: int) -> None:
+            idx = list(range(k * batch, (k + 1) * batch))
+            if files:
+                x = torch.from_numpy(np.stack([np.load(tmp / f"in_{i}.npy") for i in idx])).to(dev)
+                y = torch.from_numpy(np.stack([np.load(tmp / f"tg_{i}.npy") for i in idx])).to(dev)
+            else:
+                x, y = resident_x[idx], resident_y[idx]
+            g_loss, _, fake = method.generator_loss(x, y)
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
-            d_loss, _ = naive_method.discriminator_loss(x, y, fake)
+            d_loss, _ = method.discriminator_loss(x, y, fake)
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
-            float(g_loss)  # the official loop reads its losses back every step
+            if sync:
+                float(g_loss)
+                float(d_loss)
 
-        naive_step(0)
+        step(0)
         _sync(dev)
         start = time.perf_counter()
         for k in range(steps):
-            naive_step(k)
+            step(k)
         _sync(dev)
-        naive = (time.perf_counter() - start) / steps
-    emit(f"step_seconds_naive[{size_key}]", naive)
+        return (time.perf_counter() - start) / steps
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for i in range(len(data)):
+            np.save(tmp / f"in_{i}.npy", data.inputs[i].numpy())
+            np.save(tmp / f"tg_{i}.npy", data.targets[i].numpy())
+        naive = manual(True, True, True, tmp)
+        emit(f"step_seconds_naive[{size_key}]", naive)
+        emit(f"step_seconds_naive_without_duplicate_branch[{size_key}]", manual(False, True, True, tmp))
+        emit(f"step_seconds_naive_with_resident_data[{size_key}]", manual(True, False, True, tmp))
+        emit(f"step_seconds_naive_without_per_step_sync[{size_key}]", manual(True, True, False, tmp))
     emit(f"step_seconds_ours[{size_key}]", ours)
     emit(f"speedup_vs_naive[{size_key}]", naive / ours)
 

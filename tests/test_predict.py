@@ -75,3 +75,13 @@ def test_cli_reports_errors_with_exit_code_2(models, tmp_path, caplog):
     code = main(["predict", str(models / "pet_to_ct" / "upgan" / "n04"), str(tmp_path / "nope.nii.gz"), str(tmp_path)])
     assert code == 2
     assert "nope.nii.gz not found" in caplog.text
+
+
+def test_model_from_an_mlflow_run_id(default_run, tmp_path, monkeypatch):
+    import mlflow
+
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell = 'pet_to_ct.upgan.n04'")
+    run_id = runs.sort_values("start_time").iloc[-1].run_id
+    pet = default_run / "01_raw" / "synthetic" / "pet_ct" / "sub-002" / "pet.nii.gz"
+    assert main(["predict", run_id, str(pet), str(tmp_path)]) == 0
+    assert (tmp_path / "pet_ct.nii.gz").exists() and (tmp_path / "pet_sigma.nii.gz").exists()
