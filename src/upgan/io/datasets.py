@@ -31,6 +31,19 @@ class _FileDataset(AbstractDataset):
         return self.path.exists()
 
 
+def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays to ``path`` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 class SliceSetDataset(_FileDataset):
     """Paired 2D slices (:class:`upgan.preparation.SliceSet`) in an ``.npz`` file, written atomically."""
 
@@ -41,15 +54,7 @@ class SliceSetDataset(_FileDataset):
             return SliceSet.from_arrays(arrays)
 
     def save(self, data: SliceSet) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, **data.to_arrays())
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _save_npz_atomic(self.path, data.to_arrays())
 
 
 class ModelBundleDataset(_FileDataset):
@@ -80,12 +85,4 @@ class NpzDataset(_FileDataset):
             return {k: arrays[k] for k in arrays.files}
 
     def save(self, data: dict[str, np.ndarray]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, **data)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _save_npz_atomic(self.path, data)

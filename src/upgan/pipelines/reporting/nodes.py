@@ -50,11 +50,10 @@ def _head_mae_markdown(head: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_report(
-    metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame, head_mae: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
-    """Summary (mean ± std), paired tests of UP-GAN against every other method, the claims
-    checks (C1-C5) and Table 1 in markdown."""
+def summarise_and_test(
+    metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Summary, paired tests of UP-GAN against every other method, and the claims checks."""
     summary = evaluation.check_contract("summary", evaluation.summarise(metrics_per_subject))
     methods = set(metrics_per_subject["method"])
     if evaluation.REFERENCE in methods and len(methods) > 1:
@@ -62,7 +61,15 @@ def build_report(
     else:
         significance = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["significance"])
     significance = evaluation.check_contract("significance", significance)
-    claims = evaluation.claims_report(summary, significance, uncertainty)
+    return summary, significance, evaluation.claims_report(summary, significance, uncertainty)
+
+
+def build_report(
+    metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame, head_mae: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """Summary (mean ± std), paired tests of UP-GAN against every other method, the claims
+    checks (C1-C5) and Table 1 in markdown."""
+    summary, significance, claims = summarise_and_test(metrics_per_subject, uncertainty)
     table = table1_markdown(summary, significance, claims)
     if head_mae is not None:
         table += _head_mae_markdown(head_mae)
