@@ -14,7 +14,7 @@ import torch
 
 from upgan.inference import predict_phases
 from upgan.io.bundle import ModelBundle
-from upgan.models import UPGAN, UncertaintyUNet, cascade_config_from_dict
+from upgan.models import UPGAN, CascadeConfig, UncertaintyUNet, cascade_config_from_dict
 
 CASCADES = {"upgan": True, "upgan_no_guidance": False}  # method -> uncertainty guidance
 BASELINES = ("pix2pix", "pan", "medgan")
@@ -55,15 +55,20 @@ class Prediction:
     phases: list[dict[str, np.ndarray]] | None
 
 
+def cascade_from_states(cfg: CascadeConfig, states: list[dict[str, torch.Tensor]]) -> UPGAN:
+    """Rebuild a cascade from its config and the generators' state dicts (phase order)."""
+    generators = []
+    for m, state in enumerate(states):
+        g = UncertaintyUNet(cfg.generator_config(m))
+        g.load_state_dict(state)
+        generators.append(g)
+    return UPGAN(generators, guidance=cfg.guidance)
+
+
 def cascade_from_bundle(bundle: ModelBundle, prefix: str = "generator_") -> UPGAN:
     """Rebuild a trained cascade from a cell's model bundle (generators ``generator_<m>``)."""
     cfg = cascade_config_from_dict(bundle.config["cascade"])
-    generators = []
-    for m in range(cfg.n_phases):
-        g = UncertaintyUNet(cfg.generator_config(m))
-        g.load_state_dict(bundle.state_dict(f"{prefix}{m}"))
-        generators.append(g)
-    return UPGAN(generators, guidance=cfg.guidance)
+    return cascade_from_states(cfg, [bundle.state_dict(f"{prefix}{m}") for m in range(cfg.n_phases)])
 
 
 def predict_bundle(bundle: ModelBundle, inputs: np.ndarray | torch.Tensor, device: str = "auto",

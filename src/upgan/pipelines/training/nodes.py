@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from upgan.inference import predict_phases
 from upgan.io.bundle import ModelBundle
 from upgan.losses import UPGANLossWeights
-from upgan.methods import CASCADES, cascade_from_bundle
-from upgan.models import UPGAN, CascadeConfig, UncertaintyUNet, cascade_config_from_dict
+from upgan.methods import CASCADES, cascade_from_bundle, cascade_from_states
+from upgan.models import CascadeConfig, cascade_config_from_dict
 from upgan.pipelines import tracking
 from upgan.preparation import SliceSet
 from upgan.reporting.figures import phase_figure
@@ -94,8 +94,15 @@ def _checkpoint(training: Mapping[str, Any], cell: str, stage: str) -> Path | No
     return None if root is None else Path(root) / cell.replace(".", "/") / f"{stage}.pt"
 
 
-def _history_frame(history) -> pd.DataFrame:
-    return pd.DataFrame(list(history))
+def _record(task: str, method: str, n_train_patients: int, prefix: str, params: Mapping[str, Any],
+            history) -> pd.DataFrame:
+    """The stage's per-epoch history as a table, also logged (with its parameters) under
+    ``prefix`` in the cell's MLflow child run."""
+    frame = pd.DataFrame(list(history))
+    with tracking.cell_run(task, method, n_train_patients):
+        tracking.log_params(params, prefix)
+        tracking.log_history(frame.to_dict("records"), prefix)
+    return frame
 
 
 def train_upgan_phase(
@@ -128,10 +135,8 @@ def train_upgan_phase(
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "phase": phase, "cascade": cfg.to_dict(), "train_subjects": subjects}
-    frame = _history_frame(history)
-    with tracking.cell_run(task, method, n_train_patients):
-        tracking.log_params({**stage.fingerprint_fields(), **weights.__dict__}, f"phase_{phase}")
-        tracking.log_history(frame.to_dict("records"), f"phase_{phase}")
+    frame = _record(task, method, n_train_patients, f"phase_{phase}",
+                    {**stage.fingerprint_fields(), **weights.__dict__}, history)
     logger.info("%s phase %d: final %s", cell, phase, frame.iloc[-1].to_dict())
     return ModelBundle.pack({"generator": generator, "discriminator": discriminator}, config), frame
 
@@ -168,10 +173,7 @@ def fine_tune_upgan(
     states.update({f"discriminator_{m}": d for m, d in enumerate(discriminators)})
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "cascade": cfg.to_dict(), "preparation": dict(preparation), "train_subjects": subjects}
-    frame = _history_frame(history)
-    with tracking.cell_run(task, method, n_train_patients):
-        tracking.log_params(stage.fingerprint_fields(), "fine_tune")
-        tracking.log_history(frame.to_dict("records"), "fine_tune")
+    frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history)
     return ModelBundle.pack(states, config), frame
 
 
@@ -214,20 +216,8 @@ def train_baseline_cell(
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": network,
               "preparation": dict(preparation), "train_subjects": subjects}
-    frame = _history_frame(history)
-    with tracking.cell_run(task, method, n_train_patients):
-        tracking.log_params(stage.fingerprint_fields(), "train")
-        tracking.log_history(frame.to_dict("records"), "train")
+    frame = _record(task, method, n_train_patients, "train", stage.fingerprint_fields(), history)
     return ModelBundle.pack(states, config), frame
-
-
-def _cascade_from_generators(cfg: CascadeConfig, states: list[dict[str, torch.Tensor]]) -> UPGAN:
-    generators = []
-    for m, state in enumerate(states):
-        g = UncertaintyUNet(cfg.generator_config(m))
-        g.load_state_dict(state)
-        generators.append(g)
-    return UPGAN(generators, guidance=cfg.guidance)
 
 
 def _outputs_to_numpy(outputs) -> list[dict[str, np.ndarray]]:
@@ -255,7 +245,7 @@ def summarise_phases(
     cfg = cascade_config_from_dict(model.config["cascade"])
     inputs = torch.from_numpy(test_slices.inputs)
     device = str(training.get("device", "auto"))
-    init = _cascade_from_generators(cfg, [b.state_dict("generator") for b in phases])
+    init = cascade_from_states(cfg, [b.state_dict("generator") for b in phases])
     tuned = cascade_from_bundle(model)
     init_out = _outputs_to_numpy(predict_phases(init, inputs, device=device))
     tuned_out = _outputs_to_numpy(predict_phases(tuned, inputs, device=device))
