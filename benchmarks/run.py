@@ -76,10 +76,12 @@ def _upgan_phase0(cfg: CascadeConfig) -> UPGANPhase:
     return UPGANPhase(cascade, 0, build_discriminator(cfg), UPGANLossWeights())
 
 
-def _engine_seconds_per_step(method, data: SlicePairs, batch: int, steps: int, device: str, bf16: bool) -> float:
+def _engine_seconds_per_step(method, data: SlicePairs, batch: int, steps: int, device: str, bf16: bool,
+                             channels_last: bool = True) -> float:
     """Wall time per step of the training engine (warm-up epoch excluded)."""
     stage = StageConfig(name="bench", epochs=2, batch_size=batch, seed=0, device=device, bf16=bf16,
-                        max_steps_per_epoch=steps, log_every_n_steps=10**9)
+                        channels_last=channels_last, max_steps_per_epoch=steps,
+                        log_every_n_steps=10**9)
     times = []
     history = train_stage(method, data, None, stage, progress=False,
                           on_epoch_end=lambda e, r: times.append(time.perf_counter()))
@@ -96,7 +98,7 @@ def train_throughput(size_key: str, device: str, bf16: bool, steps: int) -> None
     from upgan.training.baselines import train_baseline
 
     stage = StageConfig(name="bench", epochs=2, batch_size=batch, seed=0, device=device, bf16=bf16,
-                        max_steps_per_epoch=steps, log_every_n_steps=10**9,
+                        channels_last=True, max_steps_per_epoch=steps, log_every_n_steps=10**9,
                         lr_generator=2e-4, lr_discriminator=2e-4, betas=(0.5, 0.999))
     start = time.perf_counter()
     _, _, history = train_baseline("pix2pix", s["pix2pix"], data, None, stage, progress=False)
@@ -159,9 +161,14 @@ class _NaiveResidualBlock(ResidualBlock):
         return self.main(x) + self.shortcut(x)
 
 
-def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int) -> None:
+def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int, rounds: int) -> None:
     """Naive step (official block computing its main branch twice, batches read from per-slice
-    files, a host sync every step, FP32) against ours (the engine), plus each change alone."""
+    files, a host sync every step, FP32 eager, NCHW) against ours (the engine as configured:
+    channels_last, bf16 on CUDA when asked), plus each change alone.
+
+    The variants run interleaved for ``rounds`` rounds and each figure is the median, so a slow
+    spell of a shared machine hits all of them alike.
+    """
     dev = resolve_device(device)
     s = SIZES[size_key]
     batch = 8
@@ -169,7 +176,6 @@ def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int) -> None
     cfg = CascadeConfig(n_phases=1, unet=UNetConfig(in_channels=1, **unet),
                         discriminator=DiscriminatorConfig(**s["disc"]))
     data = _data(batch * steps, s["size"])
-    ours = _engine_seconds_per_step(_upgan_phase0(cfg), data, batch, steps, device, bf16)
 
     def manual(duplicate: bool, files: bool, sync: bool, tmp: Path) -> float:
         method = _upgan_phase0(cfg)
@@ -199,8 +205,8 @@ def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int) -> None
             d_loss.backward()
             opt_d.step()
             if sync:
-                float(g_loss)
-                float(d_loss)
+                float(g_loss.detach())
+                float(d_loss.detach())
 
         step(0)
         _sync(dev)
@@ -210,18 +216,29 @@ def speedup_vs_naive(size_key: str, device: str, bf16: bool, steps: int) -> None
         _sync(dev)
         return (time.perf_counter() - start) / steps
 
+    variants = {
+        "naive": lambda tmp: manual(True, True, True, tmp),
+        "naive_without_duplicate_branch": lambda tmp: manual(False, True, True, tmp),
+        "naive_with_resident_data": lambda tmp: manual(True, False, True, tmp),
+        "naive_without_per_step_sync": lambda tmp: manual(True, True, False, tmp),
+        "ours_without_channels_last": lambda tmp: _engine_seconds_per_step(
+            _upgan_phase0(cfg), data, batch, steps, device, bf16, channels_last=False),
+        "ours": lambda tmp: _engine_seconds_per_step(
+            _upgan_phase0(cfg), data, batch, steps, device, bf16, channels_last=True),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for i in range(len(data)):
             np.save(tmp / f"in_{i}.npy", data.inputs[i].numpy())
             np.save(tmp / f"tg_{i}.npy", data.targets[i].numpy())
-        naive = manual(True, True, True, tmp)
-        emit(f"step_seconds_naive[{size_key}]", naive)
-        emit(f"step_seconds_naive_without_duplicate_branch[{size_key}]", manual(False, True, True, tmp))
-        emit(f"step_seconds_naive_with_resident_data[{size_key}]", manual(True, False, True, tmp))
-        emit(f"step_seconds_naive_without_per_step_sync[{size_key}]", manual(True, True, False, tmp))
-    emit(f"step_seconds_ours[{size_key}]", ours)
-    emit(f"speedup_vs_naive[{size_key}]", naive / ours)
+        for _ in range(rounds):
+            for name, run in variants.items():
+                times[name].append(run(tmp))
+    median = {name: float(np.median(values)) for name, values in times.items()}
+    for name, value in median.items():
+        emit(f"step_seconds_{name}[{size_key}]", value)
+    emit(f"speedup_vs_naive[{size_key}]", median["naive"] / median["ours"])
 
 
 def data_preparation_throughput(n_subjects: int) -> None:
@@ -276,7 +293,7 @@ def main() -> None:
         n = 2 if paper_cpu else steps
         train_throughput(size, args.device, args.bf16, n)
         flops_and_overhead(size, args.device, args.bf16, n)
-        speedup_vs_naive(size, args.device, args.bf16, n)
+        speedup_vs_naive(size, args.device, args.bf16, n, rounds=1 if paper_cpu else 3)
     data_preparation_throughput(2 if args.quick else 6)
     inference_seconds("base" if args.quick else "paper", args.device)
 

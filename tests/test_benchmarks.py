@@ -28,10 +28,33 @@ def test_benchmarks_print_their_figures(bench, capsys, monkeypatch):
                                               "pix2pix": dict(ngf=4, ndf=4, n_layers_d=1)})
     bench.train_throughput("base", "cpu", False, 2)
     bench.flops_and_overhead("base", "cpu", False, 2)
-    bench.speedup_vs_naive("base", "cpu", False, 2)
+    bench.speedup_vs_naive("base", "cpu", False, 2, rounds=1)
     values = _values(capsys.readouterr().out)
     assert values["train_images_per_s[upgan_phase0,base]"] > 0
     assert values["train_images_per_s[pix2pix,base]"] > 0
     assert values["model_gflops_per_step[upgan_phase0,base]"] > 0
     assert 0.0 <= values["overhead_fraction[base]"] < 1.0
     assert values["speedup_vs_naive[base]"] > 0
+
+
+def test_naive_block_duplicates_the_main_branch_only(bench):
+    """The naive block returns the same image in eval mode and costs one extra main branch."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from upgan.models.unet import ResidualBlock
+
+    torch.manual_seed(0)
+    ours = ResidualBlock(3, 8, "batch").eval()
+    naive = ResidualBlock(3, 8, "batch").eval()
+    naive.load_state_dict(ours.state_dict())
+    naive.__class__ = bench._NaiveResidualBlock
+    x = torch.randn(2, 3, 16, 16)
+
+    def flops(module, inputs) -> int:
+        with FlopCounterMode(display=False) as counter:
+            module(inputs)
+        return counter.get_total_flops()
+
+    assert torch.allclose(naive(x), ours(x))
+    assert flops(naive, x) - flops(ours, x) == flops(ours.main, x)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
+import pandas as pd
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
@@ -40,3 +43,72 @@ class RuntimeHooks:
 
             validate_upgan_parameters(params.get("upgan", {}), params.get("training", {}))
         configure_cpu_threads(params.get("runtime", {}).get("cpu_threads", "auto"))
+
+
+class NodeTimingHooks:
+    """Time every node; log each duration and, after the run, where the time went.
+
+    The summary (slowest nodes and the total per pipeline stage) is logged at INFO and written
+    to ``<data_root>/09_tracking/node_times.csv`` (columns ``node, namespace, seconds``).
+    """
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+        self._times: list[tuple[str, str, float]] = []
+        self._run_started = 0.0
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
+        """Start the clock."""
+        self._started.clear()
+        self._times.clear()
+        self._run_started = time.perf_counter()
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        """Note the node's start."""
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        """Record and log the node's duration."""
+        seconds = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
+        self._times.append((node.name, node.namespace or "", seconds))
+        logger.info("Node %s took %.1f s", node.name, seconds)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
+        """Log the slowest nodes and the time per stage; write node_times.csv."""
+        if not self._times:
+            return
+        total = time.perf_counter() - self._run_started
+        frame = pd.DataFrame(self._times, columns=["node", "namespace", "seconds"])
+        frame["stage"] = frame["node"].map(_node_stage)
+        per_stage = frame.groupby("stage")["seconds"].sum().sort_values(ascending=False)
+        slowest = frame.nlargest(10, "seconds")
+        logger.info(
+            "Run took %.1f s (%d nodes). Time per stage: %s.", total, len(frame),
+            ", ".join(f"{k} {v:.0f} s" for k, v in per_stage.items()),
+        )
+        for row in slowest.itertuples():
+            logger.info("  slowest: %7.1f s  %s", row.seconds, row.node)
+        data_root = structure.parameters().get("data_root") or "data"
+        path = Path(data_root) / "09_tracking" / "node_times.csv"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.drop(columns="stage").to_csv(path.with_suffix(".tmp"), index=False)
+            path.with_suffix(".tmp").replace(path)
+        except OSError as error:  # timing is a convenience: never fail a finished run over it
+            logger.warning("could not write %s: %s", path, error)
+
+
+def _node_stage(name: str) -> str:
+    """The pipeline stage a node belongs to, from its (namespaced) name."""
+    last = name.rsplit(".", 1)[-1]
+    if last in {"index_cohort", "split_cohort", "prepare_slices", "plot_data_preview"}:
+        return "data_preparation"
+    if last.startswith("train") or last in {"fine_tune", "summarise_phases", "pretrain_extractor"}:
+        return "training"
+    if last == "evaluate":
+        return "evaluation"
+    return "reporting"

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from upgan.hooks import ProjectStructureHooks, RuntimeHooks
+from upgan.hooks import NodeTimingHooks, ProjectStructureHooks, RuntimeHooks
 
-HOOKS = (ProjectStructureHooks(), RuntimeHooks())
+HOOKS = (ProjectStructureHooks(), RuntimeHooks(), NodeTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

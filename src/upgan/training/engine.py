@@ -112,7 +112,8 @@ class StageConfig:
         seed: seeds the per-epoch shuffling (``torch.Generator`` seeded from (seed, epoch)).
         device: ``"auto"`` (cuda when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         bf16: bfloat16 autocast (CUDA only; ignored on CPU).
-        channels_last: NHWC memory format on CUDA (faster convolutions with tensor cores).
+        channels_last: NHWC memory format for networks and data (faster convolutions with CUDA
+            tensor cores and with oneDNN on CPU).
         compile: ``torch.compile`` every network (in place) before training.
         log_every_n_steps: the only steps at which losses are read back to the host.
         generator_steps_per_iteration: generator updates per discriminator update (MedGAN: 3).
@@ -380,7 +381,7 @@ def train_stage(
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     fingerprint = stage_fingerprint(method, train, val, config)
     method.to(device)
-    if device.type == "cuda" and config.channels_last:
+    if config.channels_last:
         for module in [*method.generator_modules(), *method.discriminator_modules()]:
             module.to(memory_format=torch.channels_last)
     if config.compile:
@@ -433,11 +434,12 @@ def train_stage(
             method.set_train_mode(False)
             return history
 
-    train_x = method.prepare_inputs(train.inputs.to(device))
-    train_y = train.targets.to(device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    train_x = method.prepare_inputs(train.inputs.to(device)).contiguous(memory_format=memory_format)
+    train_y = train.targets.to(device).contiguous(memory_format=memory_format)
     if val is not None:
-        val_x = method.prepare_inputs(val.inputs.to(device))
-        val_y = val.targets.to(device)
+        val_x = method.prepare_inputs(val.inputs.to(device)).contiguous(memory_format=memory_format)
+        val_y = val.targets.to(device).contiguous(memory_format=memory_format)
     n = train_x.shape[0]
     steps = math.ceil(n / config.batch_size)
     if config.max_steps_per_epoch is not None:
