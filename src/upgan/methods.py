@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from upgan.inference import predict_phases
+from upgan.inference import predict_phases, run_batched
 from upgan.io.bundle import ModelBundle
 from upgan.models import UPGAN, CascadeConfig, UncertaintyUNet, cascade_config_from_dict
 
@@ -81,14 +81,8 @@ def predict_bundle(bundle: ModelBundle, inputs: np.ndarray | torch.Tensor, devic
         phases = [{k: getattr(o, k).numpy() for k in ("image", "alpha", "beta", "sigma")} for o in outputs]
         return Prediction(phases[-1]["image"], phases[-1]["sigma"], phases)
     from upgan.training.baselines import build_baseline_generator
-    from upgan.training.engine import resolve_device
 
     generator = build_baseline_generator(method, bundle.config["network"])
     generator.load_state_dict(bundle.state_dict("generator"))
-    target = resolve_device(device)
-    generator.to(target).eval()
-    chunks = []
-    with torch.inference_mode():
-        for start in range(0, x.shape[0], batch_size):
-            chunks.append(generator(x[start:start + batch_size].to(target)).float().cpu())
-    return Prediction(torch.cat(chunks).numpy(), None, None)
+    chunks = run_batched(generator, x, batch_size=batch_size, device=device)
+    return Prediction(torch.cat([c[0] for c in chunks]).numpy(), None, None)

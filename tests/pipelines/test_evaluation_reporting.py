@@ -81,3 +81,16 @@ def test_summary_can_be_rebuilt_from_mlflow(default_run):
     pd.testing.assert_frame_equal(rebuilt, expected, check_exact=False, rtol=1e-6)
     artifacts = mlflow.tracking.MlflowClient().list_artifacts(latest.iloc[0].run_id, "figures")
     assert any(a.path.startswith("figures/methods_") for a in artifacts)
+
+
+
+def test_node_times_are_recorded(kedro_project, tmp_path):
+    """The timing hook writes one row per node of the run just finished, under its data root."""
+    root = tmp_path / "timed"
+    data_root, _ = kedro_project(pipeline_names=["data_preparation"], namespaces=["mri_recon"],
+                                 runtime_params={"data_root": str(root)})
+    times = pd.read_csv(data_root / "09_tracking" / "node_times.csv")
+    assert list(times.columns) == ["node", "namespace", "seconds"]
+    assert (times["seconds"] >= 0).all() and times["node"].is_unique
+    assert set(times["namespace"]) == {"mri_recon"}
+    assert {"mri_recon.prepare_slices", "mri_recon.split_cohort"} <= set(times["node"])
