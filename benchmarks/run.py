@@ -118,7 +118,9 @@ def flops_and_overhead(size_key: str, device: str, bf16: bool, steps: int) -> No
     method.set_train_mode(True)
     opt_g = torch.optim.Adam([p for m in method.generator_modules() for p in m.parameters()], lr=1e-4)
     opt_d = torch.optim.Adam([p for m in method.discriminator_modules() for p in m.parameters()], lr=1e-4)
-    x, y = data.inputs[:batch].to(dev), data.targets[:batch].to(dev)
+    # the same layout as the engine's step (channels_last networks and data)
+    x = data.inputs[:batch].to(dev).contiguous(memory_format=torch.channels_last)
+    y = data.targets[:batch].to(dev).contiguous(memory_format=torch.channels_last)
     ctx = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and dev.type == "cuda") else torch.autocast("cpu", enabled=False)
 
     def step() -> None:

@@ -132,5 +132,5 @@ def phase_figure(
         _show(axes[row, 3], phase["beta"], "shape β", cmap="viridis", vmin=0, vmax=beta_max)
         _show(axes[row, 4], phase["sigma"], "uncertainty σ", cmap="magma", vmin=0, vmax=sig_max)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # keep the title clear
     return fig
