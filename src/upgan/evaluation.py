@@ -202,6 +202,22 @@ def subject_metrics(
     return pd.DataFrame(rows, columns=columns)
 
 
+def example_slice(targets: np.ndarray, subject_ids: np.ndarray) -> int:
+    """Index of the slice shown in figures: the fullest slice (largest mean target) of the middle
+    test subject in sorted order, so every method and figure of a cell shows the same slice.
+
+    Args:
+        targets: ``(N, 1, H, W)`` target slices.
+        subject_ids: ``(N,)`` subject of each slice.
+    """
+    ids = np.asarray(subject_ids).astype(str)
+    if ids.size == 0:
+        raise ValueError("example_slice needs at least one slice")
+    subjects = sorted(set(ids.tolist()))
+    idx = np.flatnonzero(ids == subjects[len(subjects) // 2])
+    return int(idx[np.argmax(np.asarray(targets)[idx].mean(axis=(1, 2, 3)))])
+
+
 def label_cell(
     per_subject: pd.DataFrame, task: str, method: str, n_train_patients: int,
     keep_extra: bool = False,

@@ -104,3 +104,16 @@ def test_bad_inputs_fail_clearly() -> None:
         subject_metrics(x[:, 0], x[:, 0], np.array(["a", "a"]), "mri_recon")
     with pytest.raises(ValueError, match="subject_ids"):
         subject_metrics(x, x, np.array(["a"]), "mri_recon")
+
+
+def test_example_slice_is_the_fullest_slice_of_the_middle_subject():
+    """Subjects sorted c, a, b -> a, b, c; the middle one is b; its fullest slice wins, whatever
+    the order the slices come in."""
+    from upgan.evaluation import example_slice
+
+    means = [0.9, 0.2, 0.5, 0.3, 0.95, 0.1]
+    ids = np.array(["c", "b", "b", "b", "a", "c"])
+    targets = np.stack([np.full((1, 4, 4), m) for m in means])
+    assert example_slice(targets, ids) == 2
+    with pytest.raises(ValueError, match="at least one slice"):
+        example_slice(targets[:0], ids[:0])

@@ -21,14 +21,6 @@ from upgan.preparation.prepare import prepared_volume
 logger = logging.getLogger(__name__)
 
 
-def example_slice(test_slices: SliceSet) -> int:
-    """The slice shown in figures: the fullest slice of the middle test subject (the same for
-    every method, since every method sees the same test set)."""
-    subjects = sorted(set(test_slices.subject_ids.tolist()))
-    idx = np.flatnonzero(test_slices.subject_ids == subjects[len(subjects) // 2])
-    return int(idx[np.argmax(test_slices.targets[idx].mean(axis=(1, 2, 3)))])
-
-
 def _to_units(task: str, row: pd.Series, image: np.ndarray, sigma: bool, preparation: dict) -> np.ndarray:
     """Normalised scale -> the target's units (HU for CT; the T1 volume's own scale for MRI)."""
     norm = json.loads(row["target_normalisation"])
@@ -94,7 +86,7 @@ def evaluate_cell(
         if prediction.sigma is not None:
             sigma = _to_units(task, row, prediction.sigma[keep, 0], True, preparation)
             volumes[f"{subject}_sigma"] = _volume_writer(row, sigma, index)
-    k = example_slice(test_slices)
+    k = evaluation.example_slice(test_slices.targets, test_slices.subject_ids)
     example = {
         "input": test_slices.inputs[k, 0], "target": test_slices.targets[k, 0],
         "prediction": prediction.image[k, 0],

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from upgan.evaluation import example_slice
 from upgan.inference import predict_phases
 from upgan.io.bundle import ModelBundle
 from upgan.losses import UPGANLossWeights
@@ -256,10 +257,7 @@ def summarise_phases(
     table.insert(0, "stage", ["initialisation"] * cfg.n_phases + ["fine_tuned"] * cfg.n_phases)
     final = table.iloc[[-1]].assign(stage="fine_tuned", phase="final")
     table = pd.concat([table, final], ignore_index=True)
-    # the slice with the most head in the middle test subject
-    subjects = list(dict.fromkeys(test_slices.subject_ids.tolist()))
-    idx = np.flatnonzero(test_slices.subject_ids == subjects[len(subjects) // 2])
-    k = int(idx[np.argmax(test_slices.targets[idx].mean(axis=(1, 2, 3)))])
+    k = example_slice(test_slices.targets, test_slices.subject_ids)  # the slice of Figure 3 too
     shown = [{key: v[k, 0] for key, v in o.items()} for o in outs]
     cell = tracking.cell_name(task, method, n_train_patients)
     figure = phase_figure(
