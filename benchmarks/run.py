@@ -282,6 +282,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="base sizes, few steps (< 2 min on 2 CPU cores)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
+    parser.add_argument("--sizes", default=None,
+                        help="comma-separated sizes to measure (base, paper); default: base with "
+                             "--quick, else base,paper. Inference uses the largest one.")
     args = parser.parse_args()
     threads = configure_cpu_threads("auto")
     dev = resolve_device(args.device)
@@ -289,7 +292,10 @@ def main() -> None:
     emit("torch", torch.__version__)
     emit("device", torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu")
     steps = 6 if args.quick else 20
-    sizes = ["base"] if args.quick else ["base", "paper"]
+    sizes = (args.sizes.split(",") if args.sizes else ["base"] if args.quick else ["base", "paper"])
+    unknown = sorted(set(sizes) - set(SIZES))
+    if unknown:
+        parser.error(f"unknown size(s) {', '.join(unknown)}; known: {', '.join(SIZES)}")
     for size in sizes:
         paper_cpu = size == "paper" and dev.type == "cpu"
         n = 2 if paper_cpu else steps
@@ -297,7 +303,7 @@ def main() -> None:
         flops_and_overhead(size, args.device, args.bf16, n)
         speedup_vs_naive(size, args.device, args.bf16, n, rounds=1 if paper_cpu else 3)
     data_preparation_throughput(2 if args.quick else 6)
-    inference_seconds("base" if args.quick else "paper", args.device)
+    inference_seconds("paper" if "paper" in sizes else "base", args.device)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from upgan.predict import predict_files
     from upgan.runtime import configure_cpu_threads
 
-    configure_cpu_threads("auto")
+    configure_cpu_threads(None)  # fixed per machine: the same input gives the same output
     try:
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(args.model)

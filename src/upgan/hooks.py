@@ -42,7 +42,7 @@ class RuntimeHooks:
             from upgan.pipelines.training.nodes import validate_upgan_parameters
 
             validate_upgan_parameters(params.get("upgan", {}), params.get("training", {}))
-        configure_cpu_threads(params.get("runtime", {}).get("cpu_threads", "auto"))
+        configure_cpu_threads(params.get("runtime", {}).get("cpu_threads"))
 
 
 class NodeTimingHooks:

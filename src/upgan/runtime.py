@@ -1,8 +1,11 @@
 """Process-wide compute settings: how many CPU threads torch uses.
 
-On some machines (virtual machines with shared or throttled cores in particular) torch's
-multi-threaded CPU kernels run several times *slower* than one thread. ``cpu_threads: auto``
-measures a small convolution with one thread and with torch's default and keeps the faster.
+The thread count changes the order of floating-point reductions, hence the last digits of a
+training run; a fixed count (torch's default or an int) keeps a configuration's results the
+same from run to run. On some machines (virtual machines with shared or throttled cores in
+particular) torch's multi-threaded CPU kernels run *slower* than one thread: ``"auto"`` times a
+small convolution with one thread and with torch's default and keeps the faster, at the price
+of a choice that may differ between runs.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 import torch
 
 logger = logging.getLogger(__name__)
+
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before anything here changes it
 
 
 def _conv_seconds(threads: int, repeats: int = 5) -> float:
@@ -27,18 +32,21 @@ def _conv_seconds(threads: int, repeats: int = 5) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def configure_cpu_threads(requested: int | str | None = "auto") -> int:
-    """Set torch's intra-op CPU threads and return the number used.
+def configure_cpu_threads(requested: int | str | None = None) -> int:
+    """Set torch's intra-op CPU threads and return the number used (logged).
 
     Args:
-        requested: a positive int, ``"auto"`` (measure, see the module docstring) or ``None``
-            (leave torch's default).
+        requested: ``None`` (torch's default), a positive int, or ``"auto"`` (measure, see the
+            module docstring).
     """
-    default = torch.get_num_threads()
+    default = TORCH_DEFAULT_THREADS
     if requested is None:
+        torch.set_num_threads(default)
+        logger.info("CPU threads: %d (torch's default)", default)
         return default
     if requested == "auto":
         if default <= 1:
+            torch.set_num_threads(default)
             return default
         t1, tn = _conv_seconds(1), _conv_seconds(default)
         chosen = 1 if t1 < tn else default

@@ -147,8 +147,9 @@ def sweep_figure(summary: pd.DataFrame, title: str = "") -> Figure:
             ax.set_xlabel("training patients")
             ax.set_xticks(sorted({int(x) for x in sub["n_train_patients"]}))
             ax.grid(alpha=0.3)
-            if row == 0 and col == 0:
-                ax.legend(fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    # one legend for the whole figure, below the panels, so it never hides a curve
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     return fig
