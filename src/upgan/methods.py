@@ -72,17 +72,19 @@ def cascade_from_bundle(bundle: ModelBundle, prefix: str = "generator_") -> UPGA
 
 
 def predict_bundle(bundle: ModelBundle, inputs: np.ndarray | torch.Tensor, device: str = "auto",
-                   batch_size: int = 16) -> Prediction:
-    """Predict with any method's model bundle (batched, inference mode)."""
+                   batch_size: int = 16, channels_last: bool = True) -> Prediction:
+    """Predict with any method's model bundle (batched, inference mode; ``channels_last``: NHWC
+    layout, faster convolutions on CPU and CUDA, same values up to float rounding)."""
     method = check_method(bundle.config.get("method", ""))
     x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
     if is_cascade(method):
-        outputs = predict_phases(cascade_from_bundle(bundle), x, batch_size=batch_size, device=device)
+        outputs = predict_phases(cascade_from_bundle(bundle), x, batch_size=batch_size, device=device,
+                                 channels_last=channels_last)
         phases = [{k: getattr(o, k).numpy() for k in ("image", "alpha", "beta", "sigma")} for o in outputs]
         return Prediction(phases[-1]["image"], phases[-1]["sigma"], phases)
     from upgan.training.baselines import build_baseline_generator
 
     generator = build_baseline_generator(method, bundle.config["network"])
     generator.load_state_dict(bundle.state_dict("generator"))
-    chunks = run_batched(generator, x, batch_size=batch_size, device=device)
+    chunks = run_batched(generator, x, batch_size=batch_size, device=device, channels_last=channels_last)
     return Prediction(torch.cat([c[0] for c in chunks]).numpy(), None, None)

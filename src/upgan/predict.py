@@ -89,7 +89,7 @@ def _canonical_transform(affine: np.ndarray) -> np.ndarray:
 
 
 def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto",
-                   batch_size: int = 16) -> VolumePrediction:
+                   batch_size: int = 16, channels_last: bool = True) -> VolumePrediction:
     """Translate one volume (see the module docstring). Shapes: (X, Y, Z) in, (X, Y, Z) out."""
     task = get_task(bundle.config["task"])
     prep = bundle.config.get("preparation", {})
@@ -100,7 +100,8 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
     scaler = PercentileScale(float(prep.get("percentile", 99.5)))
     scale = scaler.scale_of(data)
     slices = axial_slices(scaler.forward(data, scale), size)[:, None]  # (Z, 1, S, S)
-    prediction = predict_bundle(bundle, slices, device=device, batch_size=batch_size)
+    prediction = predict_bundle(bundle, slices, device=device, batch_size=batch_size,
+                                channels_last=channels_last)
 
     def back(x: np.ndarray, is_sigma: bool) -> np.ndarray:
         vol = from_axial_slices(x[:, 0], data.shape)
