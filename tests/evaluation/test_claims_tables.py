@@ -129,8 +129,6 @@ def test_table1_markdown_layout() -> None:
     assert "0.95±0.05 / 28.9±0.4 / 24.7±12.9" in md
     claims_part = md.split("## Claims")[1]
     assert all(c in claims_part for c in ("C1", "C2", "C3", "C4")) and "held" in claims_part
-    with open("/tmp/eval_table1.md", "w") as f:
-        f.write(md)
     # missing methods and significance are handled
     partial = table1_markdown(summary[summary.method.isin(["upgan", "medgan"])], sig.iloc[0:0], None)
     assert "PAN" not in partial.split("## Paired tests")[0]
@@ -145,3 +143,34 @@ def test_sweep_tables_markdown() -> None:
     assert heads == ["## 29 training patients", "## 10 training patients", "## 5 training patients"]
     with pytest.raises(ValueError, match="lacks"):
         sweep_tables_markdown(summary.drop(columns=["mae_std"]))
+
+
+def test_training_setup_names_the_extractor_and_the_budget() -> None:
+    """The set-up section states the shared budget, one row per cell in the paper's order, and
+    which frozen feature extractor each MedGAN cell used (from its bundle)."""
+    from upgan.reporting.tables import training_setup_markdown
+
+    fe = {"epochs": 2}
+    medgan = {"task": "pet_to_ct", "method": "medgan", "n_train_patients": 29, "network": {
+        "params": {"n_blocks": 6, "generator_steps_per_iteration": 3, "feature_extractor": fe},
+        "feature_extractor_source": "pretrained_autoencoder", "feature_extractor_sha256": "ab" * 32,
+        "feature_extractor_final_l1": 0.0283}}
+    vgg = {**medgan, "task": "mri_recon", "network": {**medgan["network"],
+           "feature_extractor_source": "/weights/vgg19.pth", "feature_extractor_sha256": "cd" * 32}}
+    pan = {"task": "pet_to_ct", "method": "pan", "n_train_patients": 29, "network": {"params": {
+        "layer_weights": [5, 1.5, 1.5, 1], "margin": 3, "lambda_pixel": 0}}}
+    upgan = {"task": "pet_to_ct", "method": "upgan_no_guidance", "n_train_patients": 29, "cascade": {
+        "n_phases": 3, "guidance": False, "unet": {"base_width": 16, "depth": 3, "block": "plain"}}}
+    md = training_setup_markdown([vgg, upgan, medgan, pan], budget_epochs=7, steps_per_epoch=30,
+                                 batch_size=8)
+    assert "same 7 passes" in md and "at most 30 steps of 8 slices" in md
+    rows = [line for line in md.splitlines() if line.startswith("| PET") or line.startswith("| MRI")]
+    assert [r.split(" | ")[1] for r in rows] == ["PAN", "MedGAN", "UP-GAN, no uncertainty guidance",
+                                                 "MedGAN"]
+    assert "pretrained in the pipeline as an L1 autoencoder" in rows[1] and "0.0283" in rows[1]
+    assert "sha256 abababababab" in rows[1] and "6 u-blocks" in rows[1]
+    assert "/weights/vgg19.pth" in rows[3] and rows[3].startswith("| MRI recon")
+    assert "λ = (5, 1.5, 1.5, 1)" in rows[0] and "m = 3" in rows[0]
+    assert "without uncertainty guidance" in rows[2]
+    full = training_setup_markdown([upgan], 4, None, 8)
+    assert "every training slice once per epoch" in full

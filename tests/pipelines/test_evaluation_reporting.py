@@ -41,6 +41,9 @@ def test_table1_and_figures(default_run):
     table = (default_run / "08_reporting" / "table1.md").read_text()
     for label in ("pix2pix", "PAN", "MedGAN", "UP-GAN", "no uncertainty guidance", "C1", "C2", "C4"):
         assert label in table
+    setup = table.split("## Training set-up")[1]
+    assert setup.count("| MedGAN |") == 3 and "L1 autoencoder of the training targets" in setup
+    assert len([line for line in setup.splitlines() if line.startswith("| ")]) == 1 + 15
     figures = default_run / "08_reporting" / "figures"
     for task in TASKS:
         for name in (f"methods_{task}.png", f"calibration_{task}.png", f"phases_{task}_upgan_n04.png"):

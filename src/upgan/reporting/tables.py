@@ -231,3 +231,74 @@ def sweep_tables_markdown(summary: pd.DataFrame) -> str:
         lines.append("")
     lines += [UNITS_LINE, ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# training set-up (what each cell's model bundle records)
+# --------------------------------------------------------------------------------------------
+def _numbers(values: object) -> str:
+    return ", ".join(f"{float(v):g}" for v in values)  # type: ignore[union-attr]
+
+
+def describe_method_setup(config: dict) -> str:
+    """One line on how a cell's method was set up, from its model bundle's ``config``.
+
+    MedGAN's line names the frozen feature extractor the run used (the in-pipeline pretrained
+    autoencoder or a local VGG-19 file) and its weights' sha256.
+    """
+    method = config.get("method", "")
+    if "cascade" in config:
+        cascade = config["cascade"]
+        unet = cascade.get("unet", {})
+        guidance = "with" if cascade.get("guidance", True) else "without"
+        return (f"M = {cascade['n_phases']} phases {guidance} uncertainty guidance; U-Net base width "
+                f"{unet.get('base_width')}, depth {unet.get('depth')}, {unet.get('block')} blocks")
+    network = config.get("network", {})
+    p = network.get("params", {})
+    if method == "pix2pix":
+        return (f"U-Net generator ({p['num_downs']} levels, width {p['ngf']}) with dropout "
+                f"{p['dropout']:g} in the three decoder levels above the bottleneck; conditional "
+                f"PatchGAN ({p['n_layers_d']} layers); L1 weight {p['lambda_l1']:g}")
+    if method == "pan":
+        return (f"perceptual loss on the discriminator's hidden layers, weights λ = "
+                f"({_numbers(p['layer_weights'])}), margin m = {p['margin']:g}, pixel L1 weight "
+                f"{p['lambda_pixel']:g} (λ and m as in the public re-implementation; the paper's "
+                "own values are unconfirmed)")
+    if method == "medgan":
+        source = network.get("feature_extractor_source", "unknown")
+        digest = str(network.get("feature_extractor_sha256", ""))[:12]
+        if source == "pretrained_autoencoder":
+            fe = p.get("feature_extractor", {})
+            extractor = (f"a VGG-style encoder pretrained in the pipeline as an L1 autoencoder of "
+                         f"the training targets ({fe.get('epochs')} epochs, final L1 "
+                         f"{network.get('feature_extractor_final_l1', math.nan):.4f})")
+        else:
+            extractor = f"VGG-19 weights from the local file {source}"
+        return (f"CasNet of {p['n_blocks']} u-blocks, {p['generator_steps_per_iteration']} generator "
+                f"steps per discriminator step; frozen feature extractor for the style and content "
+                f"losses: {extractor}, sha256 {digest}…")
+    return "(no description)"
+
+
+def training_setup_markdown(configs: list[dict], budget_epochs: int, steps_per_epoch: int | None,
+                            batch_size: int) -> str:
+    """The "Training set-up" section of Table 1: the budget every method shares and, per cell,
+    :func:`describe_method_setup` of its model bundle."""
+    cap = (f"at most {steps_per_epoch} steps of {batch_size} slices per epoch"
+           if steps_per_epoch else f"every training slice once per epoch, {batch_size} per step")
+    lines = [
+        "", "## Training set-up", "",
+        f"Every method trains for the same {budget_epochs} passes over the same training slices "
+        f"({cap}); UP-GAN spends them on its M initialisation phases and the end-to-end "
+        "fine-tuning. What each cell's model bundle records:", "",
+        "| task | method | set-up |", "|---|---|---|",
+    ]
+    task_order = {t: i for i, t in enumerate(TASK_LABELS)}
+    method_order = {m: i for i, m in enumerate(METHOD_LABELS)}
+    ordered = sorted(configs, key=lambda c: (task_order.get(c.get("task"), 99),
+                                             method_order.get(c.get("method"), 99)))
+    for config in ordered:
+        task, method = config.get("task", ""), config.get("method", "")
+        lines.append(f"| {TASK_LABELS.get(task, task)} (n = {config.get('n_train_patients')}) | "
+                     f"{METHOD_LABELS.get(method, method)} | {describe_method_setup(config)} |")
+    return "\n".join(lines) + "\n"

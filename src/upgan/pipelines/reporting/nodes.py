@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from upgan import evaluation
+from upgan.io.bundle import ModelBundle
 from upgan.methods import LABELS, METHODS
 from upgan.pipelines import tracking
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
-from upgan.reporting.tables import table1_markdown
+from upgan.reporting.tables import table1_markdown, training_setup_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +66,30 @@ def summarise_and_test(
     return summary, significance, evaluation.claims_report(summary, significance, uncertainty)
 
 
+def describe_training(
+    upgan: dict[str, Any], training: dict[str, Any], *models: ModelBundle
+) -> str:
+    """The "Training set-up" section of Table 1: the shared budget (from the parameters) and
+    what every cell's model bundle records of its method (MedGAN: the feature extractor used)."""
+    from upgan.pipelines.training.nodes import budget_epochs
+
+    return training_setup_markdown(
+        [m.config for m in models], budget_epochs(upgan), training.get("max_steps_per_epoch"),
+        int(upgan["phase"]["batch_size"]),
+    )
+
+
 def build_report(
-    metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame, head_mae: pd.DataFrame | None = None
+    metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame, head_mae: pd.DataFrame | None = None,
+    training_setup: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """Summary (mean ± std), paired tests of UP-GAN against every other method, the claims
-    checks (C1-C5) and Table 1 in markdown."""
+    checks (C1-C5) and Table 1 in markdown (with the head-mask MAE and the training set-up)."""
     summary, significance, claims = summarise_and_test(metrics_per_subject, uncertainty)
     table = table1_markdown(summary, significance, claims)
     if head_mae is not None:
         table += _head_mae_markdown(head_mae)
+    table += training_setup
     verdicts = evaluation.claim_verdicts(claims)
     logger.info("Claims on this run:\n%s", verdicts.to_string(index=False))
     return summary, significance, claims, table

@@ -23,7 +23,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             ["metrics_per_subject", "uncertainty_table", "head_mae"],
             name="collect_results",
         ),
-        Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae"],
+        Node(nodes.describe_training, ["params:upgan", "params:training", *[f"{n}.model" for n in names]],
+             "training_setup", name="describe_training"),
+        Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae", "training_setup"],
              ["summary", "significance", "claims", "table1"], name="build_report"),
     ]
     for task in tasks:
