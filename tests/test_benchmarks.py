@@ -27,7 +27,7 @@ def test_benchmarks_print_their_figures(bench, capsys, monkeypatch):
                                               "disc": dict(base_width=4, n_layers=1),
                                               "pix2pix": dict(ngf=4, ndf=4, n_layers_d=1)})
     bench.train_throughput("base", "cpu", False, 2)
-    bench.flops_and_overhead("base", "cpu", False, 2)
+    bench.flops_and_overhead("base", "cpu", False, 2, rounds=1)
     bench.speedup_vs_naive("base", "cpu", False, 2, rounds=1)
     values = _values(capsys.readouterr().out)
     assert values["train_images_per_s[upgan_phase0,base]"] > 0
