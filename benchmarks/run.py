@@ -116,7 +116,7 @@ def flops_and_overhead(size_key: str, device: str, bf16: bool, steps: int, round
     batch = 8
     data = _data(batch * steps, s["size"])
     method = _upgan_phase0(_cascade_cfg(size_key))
-    engine_sec = _engine_seconds_per_step(method, data, batch, steps, device, bf16)  # warm-up
+    _engine_seconds_per_step(method, data, batch, steps, device, bf16)  # warm-up
     method.to(dev)
     method.set_train_mode(True)
     opt_g = torch.optim.Adam([p for m in method.generator_modules() for p in m.parameters()], lr=1e-4)

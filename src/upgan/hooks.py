@@ -49,12 +49,13 @@ class NodeTimingHooks:
     """Time every node; log each duration and, after the run, where the time went.
 
     The summary (slowest nodes and the total per pipeline stage) is logged at INFO and written
-    to ``<data_root>/09_tracking/node_times.csv`` (columns ``node, namespace, seconds``).
+    to ``<data_root>/09_tracking/node_times.csv`` (columns ``node, namespace, seconds``). The
+    stage of a node comes from its tags (:data:`STAGES`).
     """
 
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
-        self._times: list[tuple[str, str, float]] = []
+        self._times: list[tuple[str, str, str, float]] = []
         self._run_started = 0.0
 
     @hook_impl
@@ -73,7 +74,7 @@ class NodeTimingHooks:
     def after_node_run(self, node) -> None:
         """Record and log the node's duration."""
         seconds = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
-        self._times.append((node.name, node.namespace or "", seconds))
+        self._times.append((node.name, node.namespace or "", _node_stage(node.tags), seconds))
         logger.info("Node %s took %.1f s", node.name, seconds)
 
     @hook_impl
@@ -82,8 +83,7 @@ class NodeTimingHooks:
         if not self._times:
             return
         total = time.perf_counter() - self._run_started
-        frame = pd.DataFrame(self._times, columns=["node", "namespace", "seconds"])
-        frame["stage"] = frame["node"].map(_node_stage)
+        frame = pd.DataFrame(self._times, columns=["node", "namespace", "stage", "seconds"])
         per_stage = frame.groupby("stage")["seconds"].sum().sort_values(ascending=False)
         slowest = frame.nlargest(10, "seconds")
         logger.info(
@@ -102,13 +102,11 @@ class NodeTimingHooks:
             logger.warning("could not write %s: %s", path, error)
 
 
-def _node_stage(name: str) -> str:
-    """The pipeline stage a node belongs to, from its (namespaced) name."""
-    last = name.rsplit(".", 1)[-1]
-    if last in {"index_cohort", "split_cohort", "prepare_slices", "plot_data_preview"}:
-        return "data_preparation"
-    if last.startswith("train") or last in {"fine_tune", "summarise_phases", "pretrain_extractor"}:
-        return "training"
-    if last == "evaluate":
-        return "evaluation"
-    return "reporting"
+STAGES = ("data_preparation", "training", "evaluation", "reporting")
+"""Pipeline stages, by the tag their nodes carry (the first match wins: a cell's phase summary
+is tagged both training and evaluation and counts as training, where it runs)."""
+
+
+def _node_stage(tags: set[str]) -> str:
+    """The pipeline stage of a node, from its tags (``other`` when it carries none of them)."""
+    return next((stage for stage in STAGES if stage in tags), "other")

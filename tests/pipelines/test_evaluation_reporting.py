@@ -97,3 +97,17 @@ def test_node_times_are_recorded(kedro_project, tmp_path):
     assert (times["seconds"] >= 0).all() and times["node"].is_unique
     assert set(times["namespace"]) == {"mri_recon"}
     assert {"mri_recon.prepare_slices", "mri_recon.split_cohort"} <= set(times["node"])
+
+
+def test_every_node_belongs_to_a_stage(kedro_project):
+    """The timing summary groups nodes by their stage tag: every node of the default run and of
+    the sweep carries one, and the training cells count as training in both."""
+    from kedro.framework.project import pipelines
+
+    from upgan.hooks import _node_stage
+
+    for name in ("__default__", "weak_supervision"):
+        stages = {n.name: _node_stage(n.tags) for n in pipelines[name].nodes}
+        assert "other" not in stages.values(), name
+        assert all(stage == "training" for node, stage in stages.items()
+                   if node.endswith((".train", ".fine_tune", ".train_phase_0", ".summarise_phases")))

@@ -79,10 +79,13 @@ def baseline_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
 
 
 def method_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
-    """The training nodes of any method's cell (names relative to the cell namespace)."""
+    """The training nodes of any method's cell (names relative to the cell namespace), tagged
+    ``training`` wherever they are used (Table 1 or the sweep)."""
     if is_cascade(method):
-        return upgan_cell(task, method, n_train_patients, structure.n_phases())
-    return baseline_cell(task, method, n_train_patients)
+        cell = upgan_cell(task, method, n_train_patients, structure.n_phases())
+    else:
+        cell = baseline_cell(task, method, n_train_patients)
+    return cell.tag("training")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
