@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-size", type=int, default=16, help="slices per forward pass")
     p.add_argument("--phases", action="store_true", help="also write the σ map of every phase")
+    p.add_argument("--no-clip", action="store_true",
+                   help="write the network's raw values instead of clipping the translated image to "
+                        "the valid range (the CT window; [0, 1] of the T1 scale), as evaluation scores it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from upgan.predict import predict_files
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             if not model.exists() and len(args.model) == 32 and args.model.isalnum():
                 model = _model_from_mlflow(args.model, Path(tmp))
             predict_files(model, args.input, args.output_dir, device=args.device,
-                          batch_size=args.batch_size, phases=args.phases)
+                          batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip)
     except (FileNotFoundError, ValueError) as exc:
         logger.error("%s", exc)
         return 2

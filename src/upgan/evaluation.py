@@ -18,6 +18,15 @@ Metric conventions (these are the ones every table and CSV of the project uses):
   Hounsfield units: the normalised absolute error times the window width (4095 HU for the
   default window [-1024, 3071]); ``mae`` is over all pixels, ``mae_head`` only over the head
   mask (target > -500 HU). For MRI it stays on the normalised scale (no physical unit).
+* **Bone Dice** (PET->CT only): Dice overlap of bone (CT >= :data:`BONE_HU` = 300 HU) between
+  prediction and target inside the head mask, over all of a subject's slices; what attenuation
+  correction needs from a synthetic CT. ``nan`` for the MRI tasks (and 1.0 when neither image
+  has bone).
+* **Clipped scoring**: every prediction is clipped to the valid range of the normalised scale,
+  ``[0, 1]`` (the CT window; the T1 scale), before any metric, as a reader sees the image;
+  ``out_of_range_fraction`` records per subject the fraction of pixels that had to be clipped.
+* **The do-nothing reference** ``input``: for tasks whose input is on the target's scale (the
+  MRI tasks) the corrupted input itself is scored as a prediction, with the same rules.
 * **No background masking** is applied to SSIM or PSNR (nor to the overall MAE): the background
   of every slice counts, so values are higher than masked, body-only metrics would be.
 * Subjects are summarised by mean and sample standard deviation (``ddof=1``) over the test
@@ -41,7 +50,7 @@ import torch
 from scipy import stats
 
 from upgan import metrics as torch_metrics
-from upgan.preparation.normalisation import HUWindow
+from upgan.preparation.normalisation import VALID_RANGE, HUWindow
 from upgan.tasks import TASKS, get_task
 from upgan.uncertainty import phase_summary, sparsification_curve
 
@@ -52,6 +61,13 @@ PSNR_CAP_DB = 100.0
 
 HEAD_MASK_HU = -500.0
 """CT head mask threshold: a pixel belongs to the head when its target exceeds this (HU)."""
+
+BONE_HU = 300.0
+"""CT bone threshold of :func:`bone_dice` (HU)."""
+
+
+INPUT = "input"
+"""Method name of the do-nothing reference: the corrupted input scored as the prediction."""
 
 METRICS: tuple[str, ...] = ("ssim", "psnr", "mae")
 """Metrics summarised and tested, in table order."""
@@ -67,9 +83,10 @@ REFERENCE = "upgan"
 ABLATION = "upgan_no_guidance"
 
 CONTRACT_COLUMNS: dict[str, list[str]] = {
-    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae"],
+    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae",
+                            "bone_dice", "out_of_range_fraction"],
     "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
-                "psnr_mean", "psnr_std", "mae_mean", "mae_std"],
+                "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std"],
     "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
                      "statistic", "p_value"],
     "uncertainty": ["task", "method", "n_train_patients", "phase", "mean_abs_error", "mean_sigma",
@@ -84,6 +101,7 @@ CLAIMS_COLUMNS: list[str] = ["claim", "task", "n_train_patients", "method_a", "m
 HELD, NOT_HELD, NOT_TESTABLE = "held", "not held", "not testable"
 
 CLAIM_TEXT: dict[str, str] = {
+    "C0": "every trained method beats doing nothing (its own input) on SSIM, PSNR and MAE",
     "C1": "UP-GAN beats pix2pix, PAN and MedGAN on SSIM, PSNR and MAE in each task",
     "C2": "removing the uncertainty guidance makes UP-GAN worse",
     "C3": "residual and uncertainty fall from phase to phase",
@@ -147,25 +165,43 @@ def psnr_from_mse(mse: float) -> float:
     return float(min(10.0 * math.log10(1.0 / mse), PSNR_CAP_DB))
 
 
+def bone_dice(pred_hu: np.ndarray, target_hu: np.ndarray, bone_hu: float = BONE_HU,
+              head_hu: float = HEAD_MASK_HU) -> float:
+    """Dice overlap of bone (``>= bone_hu``) between prediction and target, inside the head
+    mask (target ``> head_hu``). Arrays in HU, any equal shape. 1.0 when neither has bone."""
+    pred_hu, target_hu = np.asarray(pred_hu), np.asarray(target_hu)
+    if pred_hu.shape != target_hu.shape:
+        raise ValueError(f"bone_dice: prediction {pred_hu.shape} and target {target_hu.shape} differ")
+    head = target_hu > head_hu
+    a = (pred_hu >= bone_hu) & head
+    b = (target_hu >= bone_hu) & head
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else float(2 * int((a & b).sum()) / total)
+
+
 def subject_metrics(
     pred: np.ndarray,
     target: np.ndarray,
     subject_ids: np.ndarray,
     task: str,
     hu_window: tuple[float, float] = (-1024.0, 3071.0),
+    valid_range: tuple[float, float] | None = VALID_RANGE,
 ) -> pd.DataFrame:
-    """Per-subject SSIM, PSNR and MAE of predicted slices (conventions in the module docstring).
+    """Per-subject SSIM, PSNR, MAE, bone Dice and out-of-range fraction of predicted slices
+    (conventions in the module docstring).
 
     Args:
-        pred, target: ``(N, 1, H, W)`` slices on the normalised [0, 1] scale.
+        pred, target: ``(N, 1, H, W)`` slices on the normalised [0, 1] scale; ``pred`` raw (it is
+            clipped to ``valid_range`` here, after counting what lies outside).
         subject_ids: ``(N,)`` subject of each slice.
-        task: task name (``pet_to_ct`` reports MAE in HU and adds ``mae_head``).
+        task: task name (``pet_to_ct`` reports MAE in HU and adds ``mae_head`` and bone Dice).
         hu_window: the CT window used for normalisation (HU of 0 and 1).
+        valid_range: clip range (``None``: score raw values).
 
     Returns:
         One row per subject (in order of first appearance) with columns ``subject_id, ssim,
-        psnr, mae`` and, for ``pet_to_ct``, ``mae_head`` (HU, inside target > -500 HU; ``nan``
-        for a subject without head pixels).
+        psnr, mae, bone_dice, out_of_range_fraction`` and, for ``pet_to_ct``, ``mae_head`` (HU,
+        inside target > -500 HU; ``nan`` for a subject without head pixels).
     """
     spec = get_task(task)
     p = _as_nchw("pred", pred)
@@ -177,6 +213,12 @@ def subject_metrics(
         raise ValueError(f"subject_ids must be ({p.shape[0]},), got {ids.shape}")
     if not np.isfinite(p).all():
         raise ValueError("pred contains non-finite values")
+    if valid_range is not None:
+        lo, hi = valid_range
+        outside = (p < lo) | (p > hi)
+        p = np.clip(p, lo, hi)
+    else:
+        outside = np.zeros(p.shape, dtype=bool)
     is_ct = spec.target_modality == "ct"
     window = HUWindow(*hu_window)
     ssim_all = slice_ssim(p, t)
@@ -192,12 +234,17 @@ def subject_metrics(
         }
         if is_ct:
             row["mae"] = float(abs_err.mean() * window.width)
-            head = t[idx] * window.width + window.hu_min > HEAD_MASK_HU
+            pred_hu, target_hu = window.inverse(p[idx]), window.inverse(t[idx])
+            head = target_hu > HEAD_MASK_HU
             row["mae_head"] = float(abs_err[head].mean() * window.width) if head.any() else math.nan
+            row["bone_dice"] = bone_dice(pred_hu, target_hu)
         else:
             row["mae"] = float(abs_err.mean())
+            row["bone_dice"] = math.nan
+        row["out_of_range_fraction"] = float(outside[idx].mean())
         rows.append(row)
-    columns = ["subject_id", "ssim", "psnr", "mae"] + (["mae_head"] if is_ct else [])
+    columns = ["subject_id", "ssim", "psnr", "mae", "bone_dice", "out_of_range_fraction"]
+    columns += ["mae_head"] if is_ct else []
     logger.info("%s: metrics of %d subjects from %d slices", task, len(rows), p.shape[0])
     return pd.DataFrame(rows, columns=columns)
 
@@ -249,7 +296,7 @@ def summarise(metrics_per_subject: pd.DataFrame) -> pd.DataFrame:
     """Mean and sample std (ddof=1) of each metric per cell, with the number of subjects.
 
     Returns exactly the ``summary`` contract columns, sorted by task, n_train_patients, method.
-    A cell of one subject has ``nan`` std.
+    A cell of one subject has ``nan`` std; ``bone_dice_*`` are ``nan`` for the MRI tasks.
     """
     _require(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "summarise")
     keys = ["task", "method", "n_train_patients"]
@@ -257,9 +304,9 @@ def summarise(metrics_per_subject: pd.DataFrame) -> pd.DataFrame:
     for (task, method, n), group in metrics_per_subject.groupby(keys, sort=False):
         row: dict[str, object] = {"task": task, "method": method, "n_train_patients": int(n),
                                   "n_subjects": int(group["subject_id"].nunique())}
-        for m in METRICS:
-            values = group[m].astype(float)
-            row[f"{m}_mean"] = float(values.mean())
+        for m in (*METRICS, "bone_dice"):
+            values = group[m].astype(float).dropna()
+            row[f"{m}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
         rows.append(row)
     out = pd.DataFrame(rows, columns=CONTRACT_COLUMNS["summary"])
@@ -292,12 +339,32 @@ def paired_test(a: np.ndarray, b: np.ndarray, test: str) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def paired_tests(metrics_per_subject: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
-    """Paired tests of ``reference`` (method_a) against every other method (method_b).
+def _test_pair(task: str, n: int, a: str, b: str, per_method: dict[str, pd.DataFrame]) -> list[dict]:
+    ref, other = per_method[a], per_method[b]
+    if set(ref.index) != set(other.index):
+        only_a = sorted(set(ref.index) - set(other.index))
+        only_b = sorted(set(other.index) - set(ref.index))
+        raise ValueError(
+            f"{task} n={n}: {a} and {b} were evaluated on different subjects "
+            f"(only {a}: {only_a}; only {b}: {only_b})"
+        )
+    other = other.loc[ref.index]
+    rows = []
+    for metric in METRICS:
+        for test in TESTS:
+            stat, p = paired_test(ref[metric].to_numpy(), other[metric].to_numpy(), test)
+            rows.append({"task": task, "n_train_patients": int(n), "method_a": a, "method_b": b,
+                         "metric": metric, "test": test, "statistic": stat, "p_value": p})
+    return rows
 
-    For each (task, n_train_patients) holding the reference, every other method is paired with
-    it by ``subject_id`` and tested on ssim, psnr and mae with ``wilcoxon`` and ``paired_t``.
-    The statistic is that of ``a - b``. Cells without the reference are skipped (logged).
+
+def paired_tests(metrics_per_subject: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
+    """Paired tests of ``reference`` (method_a) against every other method (method_b), and of
+    every other trained method (method_a) against the do-nothing :data:`INPUT` (method_b).
+
+    For each (task, n_train_patients), methods are paired by ``subject_id`` and tested on ssim,
+    psnr and mae with ``wilcoxon`` and ``paired_t``; the statistic is that of ``a - b``. Cells
+    without the reference get only the tests against ``input`` (logged).
 
     Raises:
         ValueError: when two methods of a cell were evaluated on different subjects, or a
@@ -307,32 +374,20 @@ def paired_tests(metrics_per_subject: pd.DataFrame, reference: str = REFERENCE) 
     rows = []
     for (task, n), cell in metrics_per_subject.groupby(["task", "n_train_patients"], sort=True):
         methods = list(dict.fromkeys(cell["method"].tolist()))
-        if reference not in methods:
-            logger.warning("paired_tests: %s n=%s has no %r rows; skipped", task, n, reference)
-            continue
         per_method = {}
         for method in methods:
             sub = cell[cell["method"] == method]
             if sub["subject_id"].duplicated().any():
                 raise ValueError(f"{task} n={n} {method}: duplicated subject rows")
             per_method[method] = sub.set_index(sub["subject_id"].astype(str))
-        ref = per_method[reference]
-        for method in sorted(m for m in methods if m != reference):
-            other = per_method[method]
-            if set(ref.index) != set(other.index):
-                only_a = sorted(set(ref.index) - set(other.index))
-                only_b = sorted(set(other.index) - set(ref.index))
-                raise ValueError(
-                    f"{task} n={n}: {reference} and {method} were evaluated on different subjects "
-                    f"(only {reference}: {only_a}; only {method}: {only_b})"
-                )
-            other = other.loc[ref.index]
-            for metric in METRICS:
-                for test in TESTS:
-                    stat, p = paired_test(ref[metric].to_numpy(), other[metric].to_numpy(), test)
-                    rows.append({"task": task, "n_train_patients": int(n), "method_a": reference,
-                                 "method_b": method, "metric": metric, "test": test,
-                                 "statistic": stat, "p_value": p})
+        if reference in methods:
+            for method in sorted(m for m in methods if m != reference):
+                rows += _test_pair(task, n, reference, method, per_method)
+        else:
+            logger.warning("paired_tests: %s n=%s has no %r rows", task, n, reference)
+        if INPUT in methods:
+            for method in sorted(m for m in methods if m not in (reference, INPUT)):
+                rows += _test_pair(task, n, method, INPUT, per_method)
     return pd.DataFrame(rows, columns=CONTRACT_COLUMNS["significance"])
 
 
@@ -491,6 +546,9 @@ def claims_report(
 ) -> pd.DataFrame:
     """Test claims C1-C5 on the result tables; one row per elementary check.
 
+    * C0: per task with an ``input`` row (at its largest ``n_train_patients``), per trained
+      method and metric: the method's mean is better than the input's AND the Wilcoxon p <
+      ``alpha`` (has the method learned the task at all?).
     * C1: per task (at its largest ``n_train_patients``), per baseline and metric: UP-GAN's
       mean is better AND the Wilcoxon p < ``alpha``.
     * C2: the same test with the ablation in place of the baseline.
@@ -512,6 +570,12 @@ def claims_report(
     for task in tasks:
         ns = sorted(int(x) for x in summary.loc[summary["task"] == task, "n_train_patients"].unique())
         n_full = ns[-1]
+        cell = summary[(summary["task"] == task) & (summary["n_train_patients"] == n_full)]
+        if INPUT in set(cell["method"]):
+            for method in [m for m in dict.fromkeys(cell["method"]) if m != INPUT]:
+                for metric in METRICS:
+                    rows.append(_beats("C0", summary, significance, task, n_full, method, INPUT,
+                                       metric, alpha))
         for baseline in baselines:
             for metric in METRICS:
                 rows.append(_beats("C1", summary, significance, task, n_full, reference, baseline,
@@ -608,7 +672,8 @@ def claim_verdicts(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claims_markdown(report: pd.DataFrame, claims: Sequence[str] = ("C1", "C2", "C4", "C3", "C5")) -> str:
+def claims_markdown(report: pd.DataFrame,
+                    claims: Sequence[str] = ("C0", "C1", "C2", "C4", "C3", "C5")) -> str:
     """The claims as markdown: per claim its verdict, the count of checks, then every check."""
     verdicts = claim_verdicts(report).set_index("claim")
     lines: list[str] = []
@@ -625,8 +690,9 @@ def claims_markdown(report: pd.DataFrame, claims: Sequence[str] = ("C1", "C2", "
 
 
 __all__ = [
-    "ABLATION", "BASELINES", "CLAIMS_COLUMNS", "CLAIM_TEXT", "CONTRACT_COLUMNS", "HEAD_MASK_HU",
-    "METRICS", "PSNR_CAP_DB", "REFERENCE", "calibration_table", "check_contract", "claim_verdicts",
+    "ABLATION", "BASELINES", "BONE_HU", "CLAIMS_COLUMNS", "CLAIM_TEXT", "CONTRACT_COLUMNS",
+    "HEAD_MASK_HU", "INPUT", "METRICS", "PSNR_CAP_DB", "REFERENCE", "VALID_RANGE", "bone_dice",
+    "calibration_table", "check_contract", "claim_verdicts",
     "claims_markdown", "claims_report", "label_cell", "paired_test", "paired_tests",
     "psnr_from_mse", "slice_ssim", "sparsification", "subject_metrics", "summarise",
     "uncertainty_rows",

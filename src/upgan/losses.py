@@ -79,20 +79,45 @@ def lsgan_discriminator_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
     )
 
 
+RECIPES: tuple[str, ...] = ("paper", "official")
+"""Generator objectives of an UP-GAN stage: ``paper`` (Eq. 2) and ``official`` (the authors' code)."""
+
+OFFICIAL_CURRICULUM: tuple[tuple[float, float], ...] = ((1.0, 1e-4), (0.5, 1e-3), (0.1, 1e-2))
+"""(lambda_L1, lambda_GGD) of the official code's three training periods (UncerGuidedI2I
+``train_i2i_Cas_UNet3headGAN``: 50, 50 and 150 epochs); here each takes a third of the stage."""
+
+
 @dataclass(frozen=True)
 class UPGANLossWeights:
-    """Weights of the generator objective ``lambda1 * L_ggd + lambda2 * L_adv`` (paper Eq. 2).
+    """Weights of the UP-GAN generator objective.
+
+    ``recipe: paper`` is Eq. 2, ``lambda1 * L_ggd + lambda2 * L_adv`` throughout. ``recipe:
+    official`` is the authors' code: ``lambda_L1 * L1 + lambda_GGD * L_ggd + lambda2 * L_adv``
+    with (lambda_L1, lambda_GGD) following :data:`OFFICIAL_CURRICULUM` over the thirds of each
+    stage (``lambda1`` is unused there).
 
     Attributes:
         lambda_fidelity: lambda1 (paper: 1.0).
-        lambda_adversarial: lambda2 (paper: 0.001).
+        lambda_adversarial: lambda2 (paper and official code: 0.001).
+        recipe: ``paper`` or ``official``.
     """
 
     lambda_fidelity: float = 1.0
     lambda_adversarial: float = 0.001
+    recipe: str = "paper"
 
     def __post_init__(self) -> None:
         for name in ("lambda_fidelity", "lambda_adversarial"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"UPGANLossWeights.{name} must be finite and >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"upgan.loss.{name} must be finite and >= 0, got {value!r}")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"upgan.loss.recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+
+    def at(self, step: int, total: int) -> tuple[float, float, float]:
+        """``(lambda_L1, lambda_GGD, lambda_adv)`` for generator update ``step`` of ``total``."""
+        if self.recipe == "paper":
+            return 0.0, float(self.lambda_fidelity), float(self.lambda_adversarial)
+        period = min(3 * max(step, 0) // max(total, 1), 2)
+        l1, ggd = OFFICIAL_CURRICULUM[period]
+        return l1, ggd, float(self.lambda_adversarial)

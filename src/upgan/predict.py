@@ -20,7 +20,7 @@ from upgan.io.bundle import ModelBundle, load_bundle
 from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_nifti, save_nifti
 from upgan.methods import predict_bundle
 from upgan.preparation.geometry import axial_slices, from_axial_slices
-from upgan.preparation.normalisation import HUWindow, PercentileScale
+from upgan.preparation.normalisation import VALID_RANGE, HUWindow, PercentileScale
 from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -89,8 +89,12 @@ def _canonical_transform(affine: np.ndarray) -> np.ndarray:
 
 
 def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto",
-                   batch_size: int = 16, channels_last: bool = True) -> VolumePrediction:
-    """Translate one volume (see the module docstring). Shapes: (X, Y, Z) in, (X, Y, Z) out."""
+                   batch_size: int = 16, channels_last: bool = True, clip: bool = True) -> VolumePrediction:
+    """Translate one volume (see the module docstring). Shapes: (X, Y, Z) in, (X, Y, Z) out.
+
+    With ``clip`` (the default, as evaluation scores it) the translated image is clipped to the
+    valid range of the normalised scale, [0, 1] (the CT window; the T1 scale); ``clip=False``
+    keeps the network's raw values. σ is never clipped."""
     task = get_task(bundle.config["task"])
     prep = bundle.config.get("preparation", {})
     size = int(prep.get("slice_size", 64))
@@ -102,6 +106,8 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
     slices = axial_slices(scaler.forward(data, scale), size)[:, None]  # (Z, 1, S, S)
     prediction = predict_bundle(bundle, slices, device=device, batch_size=batch_size,
                                 channels_last=channels_last)
+    if clip:
+        prediction.image = np.clip(prediction.image, *VALID_RANGE)
 
     def back(x: np.ndarray, is_sigma: bool) -> np.ndarray:
         vol = from_axial_slices(x[:, 0], data.shape)
@@ -141,10 +147,12 @@ def list_inputs(path: str | Path) -> list[Path]:
 
 
 def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path, device: str = "auto",
-                  batch_size: int = 16, phases: bool = False, progress: bool = True) -> list[Path]:
+                  batch_size: int = 16, phases: bool = False, progress: bool = True,
+                  clip: bool = True) -> list[Path]:
     """Translate every input volume and write ``<stem>_<task target>.nii.gz`` and
     ``<stem>_sigma.nii.gz`` (and ``<stem>_sigma_phase<m>.nii.gz`` with ``phases``) into
-    ``output_dir``, each with its input's affine and header. Returns the written paths."""
+    ``output_dir``, each with its input's affine and header (``clip``: see
+    :func:`predict_volume`). Returns the written paths."""
     from tqdm.auto import tqdm
 
     bundle = load_bundle(resolve_bundle(model))
@@ -160,7 +168,7 @@ def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path,
     written: list[Path] = []
     for path, volume in tqdm(list(zip(files, volumes, strict=True)), desc=f"upgan predict ({task.name})",
                              disable=not progress):
-        result = predict_volume(bundle, volume, device=device, batch_size=batch_size)
+        result = predict_volume(bundle, volume, device=device, batch_size=batch_size, clip=clip)
         stem = output_stem(path)
         header = volume.header
         written.append(save_nifti(NiftiVolume(result.image, volume.affine, header), out / f"{stem}_{task.target_modality}.nii.gz"))

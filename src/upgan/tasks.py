@@ -27,6 +27,12 @@ class TaskSpec:
     target_units: str
     description: str
 
+    @property
+    def input_is_reference(self) -> bool:
+        """True when the input is on the target's scale, so scoring the input itself as the
+        prediction (the do-nothing ``input`` reference) is meaningful (the MRI tasks)."""
+        return self.input_modality == self.target_modality
+
 
 TASKS: dict[str, TaskSpec] = {
     "pet_to_ct": TaskSpec(

@@ -51,7 +51,9 @@ class UNetConfig:
             ``"conv3x3"`` (conv3x3-norm-ReLU, as in the official code: with it the paper-size
             generator has the official ~33.0 M parameters; with ``conv1x1`` ~26.7 M).
         alpha_floor: smallest alpha the head can emit.
-        beta_floor: smallest beta the head can emit.
+        beta_floor: smallest beta the head can emit. It bounds the uncertainty:
+            ``sigma / alpha = sqrt(Gamma(3/beta) / Gamma(1/beta))`` is at most 11 at the default
+            0.5 (it would be ~3e32 at 0.05), so sigma and the attention map stay finite.
     """
 
     in_channels: int
@@ -63,7 +65,7 @@ class UNetConfig:
     upsample: str = "bilinear"
     residual_shortcut: str = "conv1x1"
     alpha_floor: float = 1e-3
-    beta_floor: float = 0.05
+    beta_floor: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "base_width", "depth", "max_width"):

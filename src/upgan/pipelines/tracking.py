@@ -9,6 +9,7 @@ logging is skipped.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -51,10 +52,15 @@ def cell_run(task: str, method: str, n_train_patients: int) -> Iterator[mlflow.A
 
 
 def log_history(history: list[Mapping[str, float]], prefix: str) -> None:
-    """Log per-epoch values as metric histories ``<prefix>/<name>`` with step = epoch."""
+    """Log a stage's records as metric histories ``<prefix>/<name>`` at MLflow step = the
+    record's ``step`` (generator updates); missing (NaN) values are left out. No-op without an
+    active run."""
+    if mlflow.active_run() is None:
+        return
     for row in history:
-        step = int(row["epoch"])
-        values = {f"{prefix}/{k}": float(v) for k, v in row.items() if k != "epoch"}
+        step = int(row["step"])
+        values = {f"{prefix}/{k}": float(v) for k, v in row.items()
+                  if k != "step" and v is not None and math.isfinite(float(v))}
         mlflow.log_metrics(values, step=step)
 
 
@@ -65,12 +71,16 @@ def log_metrics(values: Mapping[str, float], step: int | None = None) -> None:
 
 
 def log_params(params: Mapping[str, Any], prefix: str) -> None:
-    """Log a flat dict of parameters under ``prefix.``."""
+    """Log a flat dict of parameters under ``prefix.`` (no-op without an active run)."""
+    if mlflow.active_run() is None:
+        return
     mlflow.log_params({f"{prefix}.{k}": v for k, v in params.items()})
 
 
 def log_figure(figure: Figure, name: str) -> None:
-    """Attach a figure to the active run as ``figures/<name>``."""
+    """Attach a figure to the active run as ``figures/<name>`` (no-op without one)."""
+    if mlflow.active_run() is None:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         figure.savefig(path, dpi=110)

@@ -11,6 +11,7 @@ import pandas as pd
 from upgan.evaluation import (
     CONTRACT_COLUMNS,
     HIGHER_IS_BETTER,
+    INPUT,
     METRICS,
     REFERENCE,
     claim_verdicts,
@@ -20,6 +21,7 @@ from upgan.evaluation import (
 logger = logging.getLogger(__name__)
 
 METHOD_LABELS: dict[str, str] = {
+    "input": "input (do nothing)",
     "pix2pix": "pix2pix",
     "pan": "PAN",
     "medgan": "MedGAN",
@@ -124,6 +126,56 @@ def _methods_table(cells: pd.DataFrame, tasks: list[str]) -> list[str]:
     return lines
 
 
+def _input_tests(significance: pd.DataFrame | None, tasks: list[str], n_full: dict[str, int]) -> list[str]:
+    """Wilcoxon p-values of every trained method against the do-nothing ``input`` (with the
+    sign of the difference: ``+`` the method is better, ``−`` worse)."""
+    if significance is None or significance.empty:
+        return []
+    both = significance[significance["method_b"] == INPUT]
+    sig = both[both["test"] == "wilcoxon"]
+    t_test = both[both["test"] == "paired_t"]
+    ref_tasks = [t for t in tasks if t in set(sig["task"])]
+    if sig.empty or not ref_tasks:
+        return []
+    lines = ["## Does each method beat doing nothing? (vs `input`, Wilcoxon, two-sided)", "",
+             "`+`: the method is better than the input (sign of the paired t statistic), `−`: "
+             "worse.", "",
+             "| method vs input | " + " | ".join(f"{TASK_LABELS.get(t, t)} {METRIC_LABELS[m]}"
+                                                 for t in ref_tasks for m in METRICS) + " |",
+             "|---|" + "---|" * (len(ref_tasks) * len(METRICS))]
+    for method in _ordered(list(dict.fromkeys(sig["method_a"].tolist())), METHOD_LABELS):
+        out = [METHOD_LABELS.get(method, method)]
+        for t in ref_tasks:
+            for m in METRICS:
+                hit = sig[(sig["task"] == t) & (sig["n_train_patients"] == n_full[t])
+                          & (sig["method_a"] == method) & (sig["metric"] == m)]
+                if hit.empty:
+                    out.append("–")
+                    continue
+                t_hit = t_test[(t_test["task"] == t) & (t_test["n_train_patients"] == n_full[t])
+                               & (t_test["method_a"] == method) & (t_test["metric"] == m)]
+                diff = float(t_hit["statistic"].iloc[0]) if len(t_hit) else float("nan")
+                sign = "" if math.isnan(diff) or diff == 0 else (
+                    "+" if (diff > 0) == HIGHER_IS_BETTER[m] else "−")
+                out.append(f"{sign}{_fmt_p(float(hit['p_value'].iloc[0]))}")
+        lines.append("| " + " | ".join(out) + " |")
+    return lines + [""]
+
+
+def _bone_dice(cells: pd.DataFrame) -> list[str]:
+    """PET->CT bone Dice (CT >= 300 HU inside the head), mean ± std per method."""
+    rows = cells[cells["bone_dice_mean"].notna()] if "bone_dice_mean" in cells else cells.iloc[0:0]
+    if rows.empty:
+        return []
+    lines = ["## PET→CT bone Dice (CT ≥ 300 HU inside the head; what attenuation correction needs)",
+             "", "| method | bone Dice |", "|---|---|"]
+    for method in _ordered(list(dict.fromkeys(rows["method"].tolist())), METHOD_LABELS):
+        hit = rows[rows["method"] == method]
+        lines.append(f"| {METHOD_LABELS.get(method, method)} | "
+                     f"{_fmt(float(hit['bone_dice_mean'].iloc[0]), float(hit['bone_dice_std'].iloc[0]), 3)} |")
+    return lines + [""]
+
+
 def _full_supervision(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """The summary rows at each task's largest n_train_patients."""
     n_full = {t: int(g["n_train_patients"].max()) for t, g in summary.groupby("task")}
@@ -181,6 +233,8 @@ def table1_markdown(
                     out.append(_fmt_p(float(hit["p_value"].iloc[0])) if len(hit) else "–")
             lines.append("| " + " | ".join(out) + " |")
         lines += ["", "p-values of the paired t-test are in `significance.csv`.", ""]
+    lines += _input_tests(significance, tasks, n_full)
+    lines += _bone_dice(cells)
 
     # paper
     lines += ["## The paper's Table 1 (SSIM / PSNR / MAE; Upadhyay et al., MICCAI 2021)", "",
@@ -270,7 +324,7 @@ def describe_method_setup(config: dict) -> str:
         if source == "pretrained_autoencoder":
             fe = p.get("feature_extractor", {})
             extractor = (f"a VGG-style encoder pretrained in the pipeline as an L1 autoencoder of "
-                         f"the training targets ({fe.get('epochs')} epochs, final L1 "
+                         f"the training targets ({fe.get('steps')} updates, final L1 "
                          f"{network.get('feature_extractor_final_l1', math.nan):.4f})")
         else:
             extractor = f"VGG-19 weights from the local file {source}"
@@ -280,17 +334,20 @@ def describe_method_setup(config: dict) -> str:
     return "(no description)"
 
 
-def training_setup_markdown(configs: list[dict], budget_epochs: int, steps_per_epoch: int | None,
-                            batch_size: int) -> str:
+def training_setup_markdown(configs: list[dict], steps: int, fine_tune_steps: int, batch_size: int,
+                            val_every: int | None, recipe: str) -> str:
     """The "Training set-up" section of Table 1: the budget every method shares and, per cell,
     :func:`describe_method_setup` of its model bundle."""
-    cap = (f"at most {steps_per_epoch} steps of {batch_size} slices per epoch"
-           if steps_per_epoch else f"every training slice once per epoch, {batch_size} per step")
+    check = f"every {val_every} updates" if val_every else "at the end"
     lines = [
         "", "## Training set-up", "",
-        f"Every method trains for the same {budget_epochs} passes over the same training slices "
-        f"({cap}); UP-GAN spends them on its M initialisation phases and the end-to-end "
-        "fine-tuning. What each cell's model bundle records:", "",
+        f"Budget in optimiser updates: every baseline generator (MedGAN's extra generator updates "
+        f"included) and every UP-GAN phase generator makes {steps} updates on batches of "
+        f"{batch_size} slices; UP-GAN's end-to-end fine-tuning adds {fine_tune_steps} (as in the "
+        f"paper; UP-GAN loss recipe: {recipe}). Every stage is validated {check} and keeps its "
+        "weights with the lowest validation MAE (the same rule for every method; test data "
+        "choose nothing). Updates and kept steps per network: `budget.csv`; validation curves: "
+        "`figures/convergence_<task>.png`. What each cell's model bundle records:", "",
         "| task | method | set-up |", "|---|---|---|",
     ]
     task_order = {t: i for i, t in enumerate(TASK_LABELS)}

@@ -83,7 +83,10 @@ BASELINE_DEFAULTS: dict[str, dict[str, Any]] = {
         "d_downsample": None,  # PAN-fd: 5 at 256x256 (8x8 final map)
         "layer_weights": list(PAN_LAYER_WEIGHTS),
         "margin": PAN_MARGIN,
-        "lambda_pixel": 0.0,  # PAN-fd adds 25; no evidence the paper does
+        # L1 pixel term of the public PAN re-implementation (flowerofdream/pytorch-Perceptual-
+        # Adversarial-Networks, ``lam_pix = 25``, on the [-1, 1] scale). The paper's objective has
+        # none, but without it PAN's discriminator saturates and the transformer does not learn.
+        "lambda_pixel": 25.0,
         "lambda_adversarial": 1.0,
         "generator_steps_per_iteration": 1,
     },
@@ -112,7 +115,7 @@ FEATURE_EXTRACTOR_DEFAULTS: dict[str, Any] = {
     "source": AUTOENCODER_SOURCE,
     "width": 16,
     "n_blocks": 4,
-    "epochs": 5,
+    "steps": 200,
     "batch_size": 8,
     "lr": 1e-3,
 }
@@ -234,7 +237,7 @@ def resolve_baseline_params(
         fe = _merge(FEATURE_EXTRACTOR_DEFAULTS, p["feature_extractor"] or {}, "feature_extractor")
         if not isinstance(fe["source"], str) or not fe["source"]:
             raise ValueError(f"feature_extractor 'source' must be a string, got {fe['source']!r}")
-        for key in ("width", "n_blocks", "epochs", "batch_size"):
+        for key in ("width", "n_blocks", "steps", "batch_size"):
             fe[key] = _int(fe[key], f"feature_extractor.{key}", 1)
         fe["lr"] = _float(fe["lr"], "feature_extractor.lr")
         if fe["lr"] <= 0:
@@ -567,7 +570,7 @@ def pretrain_feature_extractor(
     ``width * 2**b``) and a :class:`SmallVGGDecoder` (nearest 2x upsampling + conv3x3-ReLU per
     level, final linear conv3x3); train both with :func:`train_stage` (no discriminator) to
     reconstruct each target ``(N, 1, H, W)`` in [0, 1] from itself with a mean L1 loss, Adam
-    (lr ``lr``, betas 0.9/0.999) with cosine annealing over ``epochs`` epochs of batches of
+    (lr ``lr``, betas 0.9/0.999) with cosine annealing over ``steps`` updates on batches of
     ``batch_size``, shuffled from ``seed``. The decoder is then dropped; the frozen encoder's
     block outputs are the style/content features.
 
@@ -590,7 +593,7 @@ def pretrain_feature_extractor(
     method = _AutoencoderMethod(encoder, decoder, cfg)
     stage = StageConfig(
         name="feature_extractor",
-        epochs=int(cfg["epochs"]),
+        steps=int(cfg["steps"]),
         batch_size=int(cfg["batch_size"]),
         lr_generator=float(cfg["lr"]),
         lr_discriminator=float(cfg["lr"]),
@@ -604,8 +607,8 @@ def pretrain_feature_extractor(
     )
     encoder.to("cpu")
     logger.info(
-        "feature extractor pretrained: final L1 %.4g after %d epochs",
-        history.last().get("g_loss", float("nan")), len(history),
+        "feature extractor pretrained: final L1 %.4g after %d updates",
+        history.last().get("g_loss", float("nan")), history.updates,
     )
     return FeatureExtractor(encoder, AUTOENCODER_SOURCE), history
 
@@ -639,7 +642,7 @@ def train_baseline(
     Args:
         params: the method's parameter block (see :data:`BASELINE_DEFAULTS`); unknown keys fail.
         train, val: slices ``(N, C, H, W)`` / ``(N, 1, H, W)`` in [0, 1].
-        stage: optimiser, epochs, batch, device settings.
+        stage: optimiser, budget (generator updates), batch, validation and device settings.
 
     Returns:
         ``(states, config, history)``: CPU state dicts by network name (``generator``,
@@ -678,6 +681,7 @@ def train_baseline(
             config["feature_extractor_source"] = AUTOENCODER_SOURCE
             config["feature_extractor_sha256"] = _state_digest(extractor.backbone)
             config["feature_extractor_final_l1"] = float(fe_history.last().get("g_loss", float("nan")))
+            config["feature_extractor_updates"] = fe_history.updates
         else:
             extractor = load_vgg19_feature_extractor(fe["source"])
             config["feature_extractor_source"] = str(fe["source"])

@@ -102,26 +102,32 @@ class SlicePairs:
 class StageConfig:
     """Settings of one training stage (one call of :func:`train_stage`).
 
+    The budget is counted in optimiser updates of the generator (``steps``), the same unit for
+    every method: MedGAN's extra generator updates per discriminator update count against it.
+
     Attributes:
         name: stage name (logs, progress bar).
-        epochs: passes over the training set; also the cosine period.
-        batch_size: slices per step (the last batch of an epoch may be smaller).
+        steps: generator updates of the stage (the budget).
+        batch_size: slices per iteration; batches are drawn in order from seeded per-epoch
+            permutations of the training set, crossing epoch boundaries (every batch is full).
         lr_generator, lr_discriminator: Adam learning rates.
         betas: Adam betas (paper: 0.9, 0.999).
-        cosine: CosineAnnealingLR over ``epochs`` to 0, stepped once per epoch.
-        seed: seeds the per-epoch shuffling (``torch.Generator`` seeded from (seed, epoch)).
+        cosine: CosineAnnealingLR to 0 over the stage's iterations, stepped every iteration.
+        seed: seeds the shuffling (the permutation of epoch e is seeded from (seed, e)).
         device: ``"auto"`` (cuda when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         bf16: bfloat16 autocast (CUDA only; ignored on CPU).
         channels_last: NHWC memory format for networks and data (faster convolutions with CUDA
             tensor cores and with oneDNN on CPU).
         compile: ``torch.compile`` every network (in place) before training.
-        log_every_n_steps: the only steps at which losses are read back to the host.
+        log_every_n_steps: the only iterations at which losses are read back for the progress bar.
         generator_steps_per_iteration: generator updates per discriminator update (MedGAN: 3).
-        max_steps_per_epoch: cap on steps per epoch (None: the whole training set).
+        val_every: validate (and checkpoint) every this many generator updates, at the start
+            (step 0) and at the end; the weights with the lowest validation MAE are kept.
+            ``None``: only at the start and the end.
     """
 
     name: str = "stage"
-    epochs: int = 1
+    steps: int = 100
     batch_size: int = 8
     lr_generator: float = 2e-3
     lr_discriminator: float = 2e-3
@@ -134,11 +140,11 @@ class StageConfig:
     compile: bool = False
     log_every_n_steps: int = 50
     generator_steps_per_iteration: int = 1
-    max_steps_per_epoch: int | None = None
+    val_every: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-        for name in ("epochs", "batch_size", "log_every_n_steps", "generator_steps_per_iteration"):
+        for name in ("steps", "batch_size", "log_every_n_steps", "generator_steps_per_iteration"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"StageConfig.{name} must be an int >= 1, got {value!r}")
@@ -148,15 +154,17 @@ class StageConfig:
                 raise ValueError(f"StageConfig.{name} must be > 0, got {value!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"StageConfig.betas must be two values in [0, 1), got {self.betas}")
-        if self.max_steps_per_epoch is not None and (
-            not isinstance(self.max_steps_per_epoch, int) or self.max_steps_per_epoch < 1
+        if self.val_every is not None and (
+            isinstance(self.val_every, bool) or not isinstance(self.val_every, int) or self.val_every < 1
         ):
-            raise ValueError(
-                f"StageConfig.max_steps_per_epoch must be None or >= 1, got "
-                f"{self.max_steps_per_epoch!r}"
-            )
+            raise ValueError(f"StageConfig.val_every must be None or an int >= 1, got {self.val_every!r}")
         if not isinstance(self.seed, int):
             raise ValueError(f"StageConfig.seed must be an int, got {self.seed!r}")
+
+    @property
+    def iterations(self) -> int:
+        """Iterations (one batch, ``generator_steps_per_iteration`` G updates, one D update)."""
+        return math.ceil(self.steps / self.generator_steps_per_iteration)
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """Fields that change the result (device, logging and name excluded)."""
@@ -205,13 +213,12 @@ class TrainingMethod(ABC):
         raise NotImplementedError
 
     # ---- optional hooks -------------------------------------------------------------------
-    def validation_extras(self, inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
-        """Extra validation numbers as batch means (scalar tensors), e.g. mean sigma."""
-        return {}
-
     def validation_outputs(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Prediction and extras in one go; override to share one forward pass."""
-        return self.predict(inputs), self.validation_extras(inputs, targets)
+        """Prediction and extra validation numbers (batch means, scalar tensors) in one go."""
+        return self.predict(inputs), {}
+
+    def on_step(self, step: int, total: int) -> None:
+        """Called before generator update ``step`` (0-based) of ``total``; e.g. loss curricula."""
 
     def prepare_inputs(self, inputs: Tensor) -> Tensor:
         """Map raw inputs ``(N, C, H, W)`` (on device) once per stage to what the losses consume."""
@@ -234,12 +241,22 @@ class TrainingMethod(ABC):
 
 @dataclass
 class TrainingHistory:
-    """Per-epoch records of a stage: ``records[i]`` holds ``epoch``, ``lr``, ``g_loss``, ``d_loss``,
-    ``train_*`` method logs and ``val_mae``, ``val_psnr``, ``val_ssim``, ``val_*`` extras."""
+    """Validation records of a stage: ``records[i]`` holds ``step`` (generator updates so far),
+    ``lr``, ``g_loss``, ``d_loss`` and ``train_*`` (means since the previous record; NaN at step
+    0), ``val_mae``, ``val_psnr``, ``val_ssim`` and ``val_*`` extras.
+
+    Attributes:
+        updates: generator updates the stage made in total.
+        selected_step: the step whose weights were kept (lowest ``val_mae``; the last step when
+            there is no validation data).
+        resumed_from_step: the step a resumed run started from (0 for a fresh run).
+    """
 
     stage: str
     records: list[dict[str, float]] = field(default_factory=list)
-    resumed_from_epoch: int = 0
+    updates: int = 0
+    selected_step: int = 0
+    resumed_from_step: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
@@ -251,12 +268,32 @@ class TrainingHistory:
         return self.records[index]
 
     def metric(self, name: str) -> list[float]:
-        """One column across epochs."""
+        """One column across records."""
         return [r[name] for r in self.records]
 
     def last(self) -> dict[str, float]:
-        """The final epoch's record (empty dict when none)."""
+        """The final record (empty dict when none)."""
         return self.records[-1] if self.records else {}
+
+    def selected(self) -> dict[str, float]:
+        """The record of the kept weights (empty dict when none)."""
+        for record in self.records:
+            if int(record["step"]) == self.selected_step:
+                return record
+        return {}
+
+
+def select_best(records: list[dict[str, float]], key: str = "val_mae") -> int:
+    """Step of the record with the lowest finite ``key`` (the earliest on ties); the last
+    record's step when none has a finite value (e.g. no validation data)."""
+    best_step, best_value = None, math.inf
+    for record in records:
+        value = record.get(key, math.nan)
+        if math.isfinite(value) and value < best_value:
+            best_step, best_value = int(record["step"]), value
+    if best_step is None:
+        return int(records[-1]["step"]) if records else 0
+    return best_step
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -313,15 +350,49 @@ def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+class BatchStream:
+    """Seeded batch indices that cross epoch boundaries: iteration k takes positions
+    ``[k * B, (k + 1) * B)`` of the concatenation of per-epoch permutations, the permutation of
+    epoch e drawn from a ``torch.Generator`` seeded with (seed, e). Stateless in k, so a resumed
+    stage draws exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        if n < 1:
+            raise ValueError("BatchStream needs at least one slice")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self._cache: dict[int, Tensor] = {}
+
+    def _permutation(self, epoch: int) -> Tensor:
+        if epoch not in self._cache:
+            self._cache = {epoch: torch.randperm(
+                self.n, generator=torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
+            )}
+        return self._cache[epoch]
+
+    def indices(self, iteration: int) -> Tensor:
+        """``(batch_size,)`` int64 indices of iteration ``iteration`` (CPU)."""
+        start = iteration * self.batch_size
+        parts, taken = [], 0
+        while taken < self.batch_size:
+            epoch, offset = divmod(start + taken, self.n)
+            chunk = self._permutation(epoch)[offset : offset + self.batch_size - taken]
+            parts.append(chunk)
+            taken += int(chunk.numel())
+        return torch.cat(parts)
+
+
 @torch.no_grad()
 def evaluate(
     method: TrainingMethod, inputs: Tensor, targets: Tensor, batch_size: int, device: torch.device,
-    bf16: bool = False,
+    bf16: bool = False, clip: tuple[float, float] | None = (0.0, 1.0),
 ) -> dict[str, float]:
     """Validation metrics averaged over slices: ``val_mae``, ``val_psnr``, ``val_ssim``, ``val_*``.
 
-    ``inputs``/``targets`` are device-resident (prepared) tensors. PSNR averages finite values
-    only (a perfect slice would otherwise make the mean inf). One host sync at the end.
+    ``inputs``/``targets`` are device-resident (prepared) tensors. Predictions are clipped to
+    ``clip`` (the valid range of the normalised scale, as in scoring) before the metrics. PSNR
+    averages finite values only (a perfect slice would otherwise make the mean inf). One host
+    sync at the end.
     """
     method.set_train_mode(False)
     sums: dict[str, Tensor] = {}
@@ -333,6 +404,8 @@ def evaluate(
         with _autocast(device, bf16):
             pred, extras = method.validation_outputs(x, y)
         pred = pred.float()
+        if clip is not None:
+            pred = pred.clamp(*clip)
         p = psnr(pred, y)
         finite = torch.isfinite(p)
         values = {
@@ -351,6 +424,16 @@ def evaluate(
     return result
 
 
+def _states(modules: list[nn.Module]) -> list[dict[str, Tensor]]:
+    """Independent CPU copies of the modules' state dicts."""
+    return [{k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()} for m in modules]
+
+
+def _load(modules: list[nn.Module], states: list[dict[str, Tensor]]) -> None:
+    for module, sd in zip(modules, states, strict=True):
+        module.load_state_dict(sd)
+
+
 def train_stage(
     method: TrainingMethod,
     train: SlicePairs,
@@ -358,24 +441,30 @@ def train_stage(
     config: StageConfig,
     checkpoint_path: Path | str | None = None,
     progress: bool = True,
-    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    on_record: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainingHistory:
-    """Train a method for one stage; resumable from ``checkpoint_path``.
+    """Train a method for ``config.steps`` generator updates, keep the best validated weights;
+    resumable from ``checkpoint_path``.
 
-    Per iteration: ``generator_steps_per_iteration`` generator updates (each calls
+    Per iteration: ``generator_steps_per_iteration`` generator updates (fewer in the last
+    iteration, so the stage makes exactly ``steps``; each calls ``method.on_step`` then
     ``method.generator_loss``, which also yields the detached fake), then one discriminator
-    update on the last fake. Adam(betas) per side; cosine lr stepped once per epoch; shuffling
-    from a ``torch.Generator`` seeded with (seed, epoch), so a resumed run is bit-identical to an
-    uninterrupted one on the same device. Data stays on the device; losses are read back only
-    every ``log_every_n_steps`` and at epoch end.
+    update on the last fake. Adam(betas) per side; cosine lr stepped every iteration; batches
+    from :class:`BatchStream`, so a resumed run is bit-identical to an uninterrupted one on the
+    same device. Data stays on the device.
 
-    A checkpoint is written atomically after every epoch (model, optimiser, scheduler, torch RNG
-    state, epoch, history and a fingerprint of method, config and data); it loads with
-    ``torch.load(weights_only=True)``. When the file exists with a matching fingerprint training
-    resumes there (a finished stage loads its weights and returns its history at once); a
-    mismatching fingerprint raises a ValueError naming the file.
+    Validation (clipped predictions, :func:`evaluate`) runs at step 0, every ``val_every``
+    generator updates and at the end; each adds a record to the history. The weights (generator
+    and discriminator) of the record with the lowest ``val_mae`` are loaded into the method at
+    the end (:func:`select_best`; without validation data, the last). Test data never choose.
 
-    ``on_epoch_end(epoch, record)`` runs after each epoch's checkpoint (e.g. for MLflow logging).
+    A checkpoint is written atomically at every record (networks, optimisers, schedulers, torch
+    RNG state, step, history, the best weights so far and a fingerprint of method, config and
+    data); it loads with ``torch.load(weights_only=True)``. When the file exists with a matching
+    fingerprint training resumes there (a finished stage loads its selected weights and returns
+    at once); a mismatching fingerprint raises a ValueError naming the file.
+
+    ``on_record(record)`` runs after each record's checkpoint (e.g. for MLflow logging).
     """
     device = resolve_device(config.device)
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -387,8 +476,9 @@ def train_stage(
     if config.compile:
         for module in [*method.generator_modules(), *method.discriminator_modules()]:
             module.compile()  # in place: the method keeps its references
-    g_params = _params(method.generator_modules())
-    d_params = _params(method.discriminator_modules())
+    g_modules, d_modules = method.generator_modules(), method.discriminator_modules()
+    g_params = _params(g_modules)
+    d_params = _params(d_modules)
     if not g_params:
         raise ValueError(f"stage {config.name!r}: the method has no trainable generator parameters")
     opt_g = torch.optim.Adam(g_params, lr=config.lr_generator, betas=config.betas)
@@ -398,26 +488,24 @@ def train_stage(
         else None
     )
     optimizers = [o for o in (opt_g, opt_d) if o is not None]
+    total_iterations = config.iterations
     schedulers = (
-        [torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=config.epochs) for o in optimizers]
+        [torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=total_iterations) for o in optimizers]
         if config.cosine
         else []
     )
     history = TrainingHistory(stage=config.name)
-    start_epoch = 0
+    iteration, g_count = 0, 0
+    best: dict[str, Any] = {"step": None, "mae": math.inf, "g": None, "d": None}
     if checkpoint_path is not None and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         if state.get("fingerprint") != fingerprint:
             raise ValueError(
                 f"checkpoint {checkpoint_path} belongs to a different stage, method, config or data "
-                "(fingerprint mismatch); delete it or point checkpoint_path elsewhere"
+                "(fingerprint mismatch); delete it or set training.checkpoint_dir elsewhere"
             )
-        for module, sd in zip(method.generator_modules(), state["generator_states"], strict=True):
-            module.load_state_dict(sd)
-        for module, sd in zip(
-            method.discriminator_modules(), state["discriminator_states"], strict=True
-        ):
-            module.load_state_dict(sd)
+        _load(g_modules, state["generator_states"])
+        _load(d_modules, state["discriminator_states"])
         for opt, sd in zip(optimizers, state["optimizers"], strict=True):
             opt.load_state_dict(sd)
         for sched, sd in zip(schedulers, state["schedulers"], strict=True):
@@ -425,14 +513,28 @@ def train_stage(
         torch.set_rng_state(state["torch_rng"])
         if device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
-        start_epoch = int(state["epoch"])
+        iteration, g_count = int(state["iteration"]), int(state["step"])
+        best = {"step": state["best_step"], "mae": float(state["best_mae"]),
+                "g": state["best_generator_states"], "d": state["best_discriminator_states"]}
         history.records = list(state["history"])
-        history.resumed_from_epoch = start_epoch
-        logger.info("stage %s: resuming from %s at epoch %d", config.name, checkpoint_path, start_epoch)
-        if start_epoch >= config.epochs:
-            logger.info("stage %s already finished; returning its history", config.name)
-            method.set_train_mode(False)
-            return history
+        history.resumed_from_step = g_count
+        logger.info("stage %s: resuming from %s at step %d", config.name, checkpoint_path, g_count)
+
+    def finish() -> TrainingHistory:
+        history.updates = g_count
+        history.selected_step = select_best(history.records)
+        if best["g"] is not None and best["step"] == history.selected_step:
+            _load(g_modules, best["g"])
+            _load(d_modules, best["d"])
+        method.set_train_mode(False)
+        logger.info("stage %s: %d updates, kept the weights of step %d (%s)", config.name, g_count,
+                    history.selected_step, {k: round(v, 5) for k, v in history.selected().items()
+                                            if k.startswith("val_") and k in ("val_mae", "val_ssim", "val_psnr")})
+        return history
+
+    if g_count >= config.steps:
+        logger.info("stage %s already finished; loading its selected weights", config.name)
+        return finish()
 
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     train_x = method.prepare_inputs(train.inputs.to(device)).contiguous(memory_format=memory_format)
@@ -440,98 +542,106 @@ def train_stage(
     if val is not None:
         val_x = method.prepare_inputs(val.inputs.to(device)).contiguous(memory_format=memory_format)
         val_y = val.targets.to(device).contiguous(memory_format=memory_format)
-    n = train_x.shape[0]
-    steps = math.ceil(n / config.batch_size)
-    if config.max_steps_per_epoch is not None:
-        steps = min(steps, config.max_steps_per_epoch)
+    stream = BatchStream(train_x.shape[0], config.batch_size, config.seed)
     logger.info(
-        "stage %s: %d slices, %d steps/epoch, epochs %d..%d on %s",
-        config.name, n, steps, start_epoch, config.epochs - 1, device,
+        "stage %s: %d slices, %d generator updates (%d iterations of %d), validation every %s on %s",
+        config.name, train_x.shape[0], config.steps, total_iterations, config.batch_size,
+        config.val_every or "end", device,
     )
-    epoch_bar = tqdm(
-        range(start_epoch, config.epochs), desc=config.name, disable=not progress, unit="epoch",
-        initial=start_epoch, total=config.epochs,
-    )
-    for epoch in epoch_bar:
-        started = time.perf_counter()
-        method.set_train_mode(True)
-        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
-        order = torch.randperm(n, generator=generator).to(device)
-        lr_g = opt_g.param_groups[0]["lr"]
-        lr_d = opt_d.param_groups[0]["lr"] if opt_d is not None else math.nan
-        g_sums: dict[str, Tensor] = {}
-        d_sums: dict[str, Tensor] = {}
-        g_count = 0
-        d_count = 0
-        step_bar = tqdm(range(steps), desc=f"epoch {epoch}", leave=False, disable=not progress)
-        for step in step_bar:
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            x = train_x[idx]
-            y = train_y[idx]
-            fake: Any = None
-            _set_requires_grad(d_params, False)  # no D gradients from the generator loss
-            for _ in range(config.generator_steps_per_iteration):
-                with _autocast(device, config.bf16):
-                    g_loss, g_logs, fake = method.generator_loss(x, y)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-                g_count += 1
-                _accumulate(g_sums, {"g_loss": g_loss, **g_logs})
-            _set_requires_grad(d_params, True)
-            if opt_d is not None:
-                with _autocast(device, config.bf16):
-                    d_loss, d_logs = method.discriminator_loss(x, y, fake)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-                d_count += 1
-                _accumulate(d_sums, {"d_loss": d_loss, **d_logs})
-            if (step + 1) % config.log_every_n_steps == 0 and (
-                progress or logger.isEnabledFor(logging.DEBUG)
-            ):
-                postfix = {"g": f"{float(g_loss):.4g}"}
-                if opt_d is not None:
-                    postfix["d"] = f"{float(d_loss):.4g}"
-                step_bar.set_postfix(postfix)
-                logger.debug("stage %s epoch %d step %d: %s", config.name, epoch, step + 1, postfix)
-        step_bar.close()
-        record: dict[str, float] = {"epoch": epoch, "lr": lr_g, "lr_discriminator": lr_d}
-        for sums, count in ((g_sums, g_count), (d_sums, d_count)):
+    g_sums: dict[str, Tensor] = {}
+    d_sums: dict[str, Tensor] = {}
+    counts = {"g": 0, "d": 0}
+
+    def record_point(started: float) -> None:
+        record: dict[str, float] = {
+            "step": g_count, "lr": opt_g.param_groups[0]["lr"],
+            "lr_discriminator": opt_d.param_groups[0]["lr"] if opt_d is not None else math.nan,
+            "g_loss": math.nan, "d_loss": math.nan,
+        }
+        for sums, count in ((g_sums, counts["g"]), (d_sums, counts["d"])):
             for key, value in sums.items():
                 name = key if key in ("g_loss", "d_loss") else f"train_{key}"
                 record[name] = float(value) / max(count, 1)
-        if not math.isfinite(record["g_loss"]):
+        if counts["g"] and not math.isfinite(record["g_loss"]):
             raise FloatingPointError(
-                f"stage {config.name!r}: generator loss is {record['g_loss']} at epoch {epoch}"
+                f"stage {config.name!r}: generator loss is {record['g_loss']} at step {g_count}"
             )
-        for sched in schedulers:
-            sched.step()
+        g_sums.clear()
+        d_sums.clear()
+        counts.update(g=0, d=0)
         if val is not None:
             record.update(evaluate(method, val_x, val_y, config.batch_size, device, config.bf16))
+            method.set_train_mode(True)
+            if record["val_mae"] < best["mae"]:
+                best.update(step=g_count, mae=record["val_mae"], g=_states(g_modules), d=_states(d_modules))
+        record["seconds"] = time.perf_counter() - started
         history.records.append(record)
         if checkpoint_path is not None:
             state = {
                 "format": CHECKPOINT_FORMAT,
                 "fingerprint": fingerprint,
                 "stage": config.name,
-                "epoch": epoch + 1,
+                "step": g_count,
+                "iteration": iteration,
                 "history": history.records,
-                "generator_states": [m.state_dict() for m in method.generator_modules()],
-                "discriminator_states": [m.state_dict() for m in method.discriminator_modules()],
+                "generator_states": _states(g_modules),
+                "discriminator_states": _states(d_modules),
                 "optimizers": [o.state_dict() for o in optimizers],
                 "schedulers": [s.state_dict() for s in schedulers],
                 "torch_rng": torch.get_rng_state(),
+                "best_step": best["step"],
+                "best_mae": best["mae"],
+                "best_generator_states": best["g"],
+                "best_discriminator_states": best["d"],
             }
             if device.type == "cuda":
                 state["cuda_rng"] = torch.cuda.get_rng_state(device)
             _save_atomic(state, checkpoint_path)
-        seconds = time.perf_counter() - started
         shown = {k: round(v, 5) for k, v in record.items() if k in ("g_loss", "d_loss", "val_mae", "val_ssim")}
-        epoch_bar.set_postfix(shown)
-        logger.info("stage %s epoch %d (%.1fs): %s", config.name, epoch, seconds, record)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, record)
-    epoch_bar.close()
-    method.set_train_mode(False)
-    return history
+        bar.set_postfix(shown)
+        logger.info("stage %s step %d/%d: %s", config.name, g_count, config.steps, shown)
+        if on_record is not None:
+            on_record(record)
+
+    bar = tqdm(total=config.steps, initial=g_count, desc=config.name, disable=not progress, unit="step")
+    started = time.perf_counter()
+    if not history.records:
+        record_point(started)
+    method.set_train_mode(True)
+    while g_count < config.steps:
+        idx = stream.indices(iteration).to(device)
+        x = train_x[idx]
+        y = train_y[idx]
+        fake: Any = None
+        _set_requires_grad(d_params, False)  # no D gradients from the generator loss
+        before = g_count
+        for _ in range(min(config.generator_steps_per_iteration, config.steps - g_count)):
+            method.on_step(g_count, config.steps)
+            with _autocast(device, config.bf16):
+                g_loss, g_logs, fake = method.generator_loss(x, y)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            g_count += 1
+            counts["g"] += 1
+            _accumulate(g_sums, {"g_loss": g_loss, **g_logs})
+        _set_requires_grad(d_params, True)
+        if opt_d is not None:
+            with _autocast(device, config.bf16):
+                d_loss, d_logs = method.discriminator_loss(x, y, fake)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            counts["d"] += 1
+            _accumulate(d_sums, {"d_loss": d_loss, **d_logs})
+        for sched in schedulers:
+            sched.step()
+        iteration += 1
+        bar.update(g_count - before)
+        if progress and iteration % config.log_every_n_steps == 0:
+            bar.set_postfix({"g": f"{float(g_loss.detach()):.4g}"})
+        crossed = config.val_every is not None and g_count // config.val_every > before // config.val_every
+        if crossed or g_count >= config.steps:
+            record_point(started)
+    bar.close()
+    return finish()

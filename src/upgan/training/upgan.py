@@ -79,6 +79,11 @@ class _UPGANMethodBase(TrainingMethod):
                 f"conditional={conditional} but the discriminator takes {d_channels} channels"
             )
         self.conditional = inferred
+        self.lambdas = weights.at(0, 1)
+
+    def on_step(self, step: int, total: int) -> None:
+        """Follow the recipe's weights (the official curriculum changes them by thirds)."""
+        self.lambdas = self.weights.at(step, total)
 
     def d_input(self, inputs: Tensor, image: Tensor) -> Tensor:
         """``(B, 1[+C], H, W)``: the image, preceded by the original input ``a`` when conditional.
@@ -93,10 +98,15 @@ class _UPGANMethodBase(TrainingMethod):
     def phase_loss(
         self, out: PhaseOutput, inputs: Tensor, targets: Tensor, discriminator: nn.Module
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """``lambda1 * ggd_nll + lambda2 * lsgan_G`` for one phase; returns (total, nll, adv)."""
+        """One phase's generator objective (recipe ``paper``: ``lambda1 * ggd_nll + lambda2 *
+        lsgan_G``; ``official``: ``lambda_L1 * L1 + lambda_GGD * ggd_nll + lambda2 * lsgan_G``
+        with the current curriculum weights); returns (total, nll, adv)."""
+        w_l1, w_ggd, w_adv = self.lambdas
         nll = ggd_nll(out.image, targets, out.alpha, out.beta)
         adv = lsgan_generator_loss(discriminator(self.d_input(inputs, out.image)))
-        total = self.weights.lambda_fidelity * nll + self.weights.lambda_adversarial * adv.float()
+        total = w_ggd * nll + w_adv * adv.float()
+        if w_l1:
+            total = total + w_l1 * (out.image.float() - targets).abs().mean()
         return total, nll, adv
 
     def describe_base(self) -> dict[str, Any]:
@@ -105,6 +115,7 @@ class _UPGANMethodBase(TrainingMethod):
             "guidance": self.cascade.guidance,
             "conditional": self.conditional,
             "weights": [self.weights.lambda_fidelity, self.weights.lambda_adversarial],
+            "recipe": self.weights.recipe,
         }
 
 
@@ -293,13 +304,13 @@ def train_phase(
     weights: UPGANLossWeights,
     checkpoint_path: Path | str | None = None,
     progress: bool = True,
-    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    on_record: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[dict[str, Tensor], dict[str, Tensor], TrainingHistory]:
     """Initialise phase ``phase`` of the cascade: train (G_phase, D_phase) with G_0..G_{phase-1}
     (loaded from ``previous_generators``) frozen.
 
     New nets are initialised after ``torch.manual_seed(stage.seed)``. ``checkpoint_path``,
-    ``progress`` and ``on_epoch_end`` are passed to :func:`train_stage` (resumable).
+    ``progress`` and ``on_record`` are passed to :func:`train_stage` (resumable).
 
     Returns:
         (generator_state, discriminator_state, history); states are CPU tensors.
@@ -326,7 +337,7 @@ def train_phase(
     cascade = UPGAN(generators, guidance=cascade_cfg.guidance)
     method = UPGANPhase(cascade, phase, discriminator, weights)
     history = train_stage(
-        method, train, val, stage, checkpoint_path, progress=progress, on_epoch_end=on_epoch_end
+        method, train, val, stage, checkpoint_path, progress=progress, on_record=on_record
     )
     return _cpu_state(cascade.generators[phase]), _cpu_state(discriminator), history
 
@@ -341,7 +352,7 @@ def fine_tune(
     weights: UPGANLossWeights,
     checkpoint_path: Path | str | None = None,
     progress: bool = True,
-    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    on_record: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[list[dict[str, Tensor]], list[dict[str, Tensor]], TrainingHistory]:
     """Fine-tune the whole cascade end to end on the sum of every phase's loss.
 
@@ -366,7 +377,7 @@ def fine_tune(
     cascade = UPGAN(generators, guidance=cascade_cfg.guidance)
     method = UPGANFineTune(cascade, discriminators, weights)
     history = train_stage(
-        method, train, val, stage, checkpoint_path, progress=progress, on_epoch_end=on_epoch_end
+        method, train, val, stage, checkpoint_path, progress=progress, on_record=on_record
     )
     return (
         [_cpu_state(g) for g in cascade.generators],

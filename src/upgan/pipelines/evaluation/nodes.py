@@ -17,6 +17,7 @@ from upgan.methods import predict_bundle
 from upgan.pipelines import tracking
 from upgan.preparation import HUWindow, SliceSet
 from upgan.preparation.prepare import prepared_volume
+from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ def evaluate_cell(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], NiftiVolume]], dict[str, np.ndarray]]:
     """Predict every test slice, score each test subject, and keep what the report needs.
 
+    Predictions are clipped to the valid range before scoring and writing (the fraction clipped
+    is the ``out_of_range_fraction`` column); σ is not clipped.
+
     Returns:
         Per-subject metrics (contract columns, plus ``mae_head`` for PET->CT), uncertainty rows
         per phase (UP-GAN family; empty otherwise), the σ calibration table of the final phase,
@@ -61,6 +65,7 @@ def evaluate_cell(
     per_subject = evaluation.subject_metrics(prediction.image, test_slices.targets, test_slices.subject_ids,
                                              task, hu_window=hu_window)
     metrics = evaluation.label_cell(per_subject, task, method, n_train_patients, keep_extra=True)
+    prediction.image = np.clip(prediction.image, *evaluation.VALID_RANGE)  # scored and written clipped
     uncertainty = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["uncertainty"])
     calibration = pd.DataFrame()
     if prediction.phases is not None:
@@ -105,3 +110,25 @@ def evaluate_cell(
                                       ("mean_abs_error", "mean_sigma", "spearman_sigma_abs_error")})
     logger.info("%s on %d test subjects:\n%s", cell, len(metrics), summary.to_string(index=False))
     return metrics, uncertainty, calibration, volumes, example
+
+
+def evaluate_input(
+    task: str, n_train_patients: int, test_slices: SliceSet, preparation: dict[str, Any]
+) -> pd.DataFrame:
+    """The do-nothing reference ``input``: the corrupted input (first channel) of every test
+    slice scored as if it were the prediction, with the same (clipped) rules as every method.
+
+    Only for tasks whose input is on the target's scale (the MRI tasks).
+    """
+    spec = get_task(task)
+    if not spec.input_is_reference:
+        raise ValueError(f"task {task}: its input ({spec.input_modality}) is not on the target's "
+                         f"scale ({spec.target_modality}); it has no 'input' reference")
+    hu_window = tuple(preparation.get("hu_window", (-1024.0, 3071.0)))
+    per_subject = evaluation.subject_metrics(test_slices.inputs[:, :1], test_slices.targets,
+                                             test_slices.subject_ids, task, hu_window=hu_window)
+    metrics = evaluation.label_cell(per_subject, task, evaluation.INPUT, n_train_patients, keep_extra=True)
+    logger.info("%s: the input scored as the prediction:\n%s", task,
+                evaluation.summarise(metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]])
+                .to_string(index=False))
+    return metrics

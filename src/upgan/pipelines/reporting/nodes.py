@@ -13,6 +13,9 @@ from upgan import evaluation
 from upgan.io.bundle import ModelBundle
 from upgan.methods import LABELS, METHODS
 from upgan.pipelines import tracking
+from upgan.tasks import get_task
+from upgan.preparation import SliceSet
+from upgan.reporting.convergence import budget_table, convergence_figure
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
 from upgan.reporting.tables import table1_markdown, training_setup_markdown
 
@@ -23,8 +26,9 @@ def collect_results(
     n_cells: int, *frames: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Concatenate the cells' per-subject metrics and uncertainty rows (in that order: the first
-    ``n_cells`` frames are metrics, the rest uncertainty) into the contract tables, plus the
-    PET->CT MAE inside the head mask (mean ± std per cell), which the contract does not carry."""
+    ``n_cells`` frames are metrics, of the trained cells and the ``input`` references, the rest
+    uncertainty) into the contract tables, plus the PET->CT MAE inside the head mask (mean ± std
+    per cell), which the contract does not carry."""
     all_metrics = pd.concat(frames[:n_cells], ignore_index=True)
     metrics = evaluation.check_contract(
         "metrics_per_subject", all_metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]]
@@ -39,6 +43,23 @@ def collect_results(
     columns = evaluation.CONTRACT_COLUMNS["uncertainty"]
     uncertainty = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     return metrics, evaluation.check_contract("uncertainty", uncertainty), head
+
+
+def training_budget(*histories: pd.DataFrame) -> pd.DataFrame:
+    """``budget.csv``: per trained network its updates and the kept (best validation) step."""
+    table = budget_table(histories)
+    logger.info("Training budget:\n%s", table.to_string(index=False))
+    return table
+
+
+def plot_convergence(task: str, val_slices: SliceSet, *histories: pd.DataFrame) -> Figure:
+    """Validation MAE against generator updates for every method of ``task``, with the
+    do-nothing input's validation MAE where the task has one."""
+    input_mae = None
+    if get_task(task).input_is_reference:
+        x = np.clip(val_slices.inputs[:, :1], *evaluation.VALID_RANGE)
+        input_mae = float(np.abs(x - val_slices.targets).mean())
+    return convergence_figure(histories, input_mae, title=f"{task}: validation MAE during training")
 
 
 def _head_mae_markdown(head: pd.DataFrame) -> str:
@@ -71,11 +92,12 @@ def describe_training(
 ) -> str:
     """The "Training set-up" section of Table 1: the shared budget (from the parameters) and
     what every cell's model bundle records of its method (MedGAN: the feature extractor used)."""
-    from upgan.pipelines.training.nodes import budget_epochs
+    from upgan.pipelines.training.nodes import fine_tune_steps, phase_steps
 
     return training_setup_markdown(
-        [m.config for m in models], budget_epochs(upgan), training.get("max_steps_per_epoch"),
-        int(upgan["phase"]["batch_size"]),
+        [m.config for m in models], phase_steps(training), fine_tune_steps(upgan),
+        int(upgan["phase"]["batch_size"]), training.get("val_every"),
+        str(upgan.get("loss", {}).get("recipe", "paper")),
     )
 
 

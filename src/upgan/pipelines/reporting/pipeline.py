@@ -7,8 +7,10 @@ from kedro.pipeline import Node, Pipeline
 from upgan import structure
 from upgan.methods import is_cascade
 from upgan.pipelines.binding import bind
+from upgan.pipelines.evaluation.pipeline import reference_cells
 from upgan.pipelines.reporting import nodes
 from upgan.pipelines.tracking import cell_name
+from upgan.pipelines.training.pipeline import cell_histories
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -16,13 +18,16 @@ def create_pipeline(**kwargs) -> Pipeline:
     tasks, methods = structure.tasks(), structure.methods()
     cells = [(t, m, structure.full_supervision(t)) for t in tasks for m in methods]
     names = [cell_name(*c) for c in cells]
+    scored = names + [cell_name(*c) for c in reference_cells(tasks)]
+    histories = [f"{cell_name(*c)}.{h}" for c in cells for h in cell_histories(c[1])]
     pipe = [
         Node(
-            bind(nodes.collect_results, len(cells)),
-            [f"{n}.metrics" for n in names] + [f"{n}.uncertainty" for n in names],
+            bind(nodes.collect_results, len(scored)),
+            [f"{n}.metrics" for n in scored] + [f"{n}.uncertainty" for n in names],
             ["metrics_per_subject", "uncertainty_table", "head_mae"],
             name="collect_results",
         ),
+        Node(nodes.training_budget, histories, "budget", name="training_budget"),
         Node(nodes.describe_training, ["params:upgan", "params:training", *[f"{n}.model" for n in names]],
              "training_setup", name="describe_training"),
         Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae", "training_setup"],
@@ -34,6 +39,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         pipe.append(Node(bind(nodes.plot_methods, task, [(c[1], c[2]) for c in task_cells]),
                          [f"{cell_name(*c)}.example" for c in task_cells],
                          f"{task}.methods_figure", name=f"plot_methods_{task}"))
+        task_histories = [f"{cell_name(*c)}.{h}" for c in task_cells for h in cell_histories(c[1])]
+        pipe.append(Node(bind(nodes.plot_convergence, task), [f"{task}.val_slices", *task_histories],
+                         f"{task}.convergence_figure", name=f"plot_convergence_{task}"))
         if cascades:
             pipe.append(Node(bind(nodes.plot_calibration, task, [(c[1], c[2]) for c in cascades]),
                              [f"{cell_name(*c)}.calibration" for c in cascades],

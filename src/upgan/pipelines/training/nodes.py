@@ -21,7 +21,7 @@ from upgan.models import CascadeConfig, cascade_config_from_dict
 from upgan.pipelines import tracking
 from upgan.preparation import SliceSet
 from upgan.reporting.figures import phase_figure
-from upgan.training import SlicePairs, StageConfig, fine_tune, train_phase
+from upgan.training import SlicePairs, StageConfig, TrainingHistory, fine_tune, train_phase
 from upgan.uncertainty import phase_summary
 
 logger = logging.getLogger(__name__)
@@ -57,21 +57,58 @@ def cascade_config(method: str, upgan: Mapping[str, Any], in_channels: int = 1) 
     })
 
 
-def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], seed_offset: int) -> StageConfig:
+STAGE_KEYS = ("batch_size", "lr_generator", "lr_discriminator", "betas", "cosine")
+"""Optimiser keys of a stage block (``upgan.phase``, ``upgan.fine_tune``, ``baselines.optimiser``)."""
+
+
+def _steps(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be an int >= 1 (generator updates), got {value!r}")
+    return value
+
+
+def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], steps: int,
+           seed_offset: int, where: str, extra_keys: tuple[str, ...] = ()) -> StageConfig:
+    """A :class:`StageConfig` from a stage block (``where`` names it in errors), the shared
+    ``training`` block and the stage's budget in generator updates."""
     values = dict(stage)
+    unknown = sorted(set(values) - set(STAGE_KEYS) - set(extra_keys))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {[f'{where}.{k}' for k in unknown]}; known: "
+                         f"{', '.join(f'{where}.{k}' for k in (*STAGE_KEYS, *extra_keys))}")
+    for key in extra_keys:
+        values.pop(key, None)
     if "betas" in values:
         values["betas"] = tuple(values["betas"])
-    return StageConfig(
-        name=name,
-        seed=int(training["seed"]) + seed_offset,
-        device=str(training.get("device", "auto")),
-        bf16=bool(training.get("bf16", False)),
-        channels_last=bool(training.get("channels_last", False)),
-        compile=bool(training.get("compile", False)),
-        log_every_n_steps=int(training.get("log_every_n_steps", 50)),
-        max_steps_per_epoch=training.get("max_steps_per_epoch"),
-        **values,
-    )
+    val_every = training.get("val_every")
+    if val_every is not None:
+        _steps(val_every, "training.val_every")
+    try:
+        return StageConfig(
+            name=name,
+            steps=steps,
+            seed=int(training["seed"]) + seed_offset,
+            device=str(training.get("device", "auto")),
+            bf16=bool(training.get("bf16", False)),
+            channels_last=bool(training.get("channels_last", False)),
+            compile=bool(training.get("compile", False)),
+            log_every_n_steps=int(training.get("log_every_n_steps", 50)),
+            val_every=val_every,
+            **values,
+        )
+    except ValueError as err:
+        raise ValueError(str(err).replace("StageConfig.", f"{where}.")) from err
+
+
+def phase_steps(training: Mapping[str, Any]) -> int:
+    """The shared budget: generator updates of every baseline generator and every UP-GAN phase
+    (``training.steps``)."""
+    return _steps(training.get("steps"), "training.steps")
+
+
+def fine_tune_steps(upgan: Mapping[str, Any]) -> int:
+    """UP-GAN's end-to-end fine-tuning, on top of the shared budget (``upgan.fine_tune.steps``)."""
+    return _steps(dict(upgan.get("fine_tune", {})).get("steps"), "upgan.fine_tune.steps")
 
 
 def _weights(upgan: Mapping[str, Any]) -> UPGANLossWeights:
@@ -87,7 +124,9 @@ def validate_upgan_parameters(upgan: Mapping[str, Any], training: Mapping[str, A
     for key in ("phase", "fine_tune"):
         if key not in upgan:
             raise ValueError(f"parameters upgan.{key} are missing")
-        _stage(f"upgan.{key}", upgan[key], training, seed_offset=0)
+    _stage("upgan.phase", upgan["phase"], training, phase_steps(training), 0, "upgan.phase")
+    _stage("upgan.fine_tune", upgan["fine_tune"], training, fine_tune_steps(upgan), 0,
+           "upgan.fine_tune", ("steps",))
 
 
 def _checkpoint(training: Mapping[str, Any], cell: str, stage: str) -> Path | None:
@@ -95,14 +134,30 @@ def _checkpoint(training: Mapping[str, Any], cell: str, stage: str) -> Path | No
     return None if root is None else Path(root) / cell.replace(".", "/") / f"{stage}.pt"
 
 
-def _record(task: str, method: str, n_train_patients: int, prefix: str, params: Mapping[str, Any],
-            history) -> pd.DataFrame:
-    """The stage's per-epoch history as a table, also logged (with its parameters) under
-    ``prefix`` in the cell's MLflow child run."""
+HISTORY_KEYS = ["task", "method", "n_train_patients", "seed", "network", "updates", "selected_step"]
+"""Leading columns of every history table (then the engine's record columns, ``step`` first)."""
+
+
+def history_frame(task: str, method: str, n_train_patients: int, seed: int, network: str,
+                  history: TrainingHistory) -> pd.DataFrame:
+    """A stage's validation records as a table, each row labelled with its cell, the network,
+    the updates made and the step whose weights were kept."""
     frame = pd.DataFrame(list(history))
+    labels = {"task": task, "method": method, "n_train_patients": int(n_train_patients), "seed": int(seed),
+              "network": network, "updates": int(history.updates), "selected_step": int(history.selected_step)}
+    for i, (key, value) in enumerate(labels.items()):
+        frame.insert(i, key, value)
+    return frame
+
+
+def _record(task: str, method: str, n_train_patients: int, network: str, params: Mapping[str, Any],
+            history: TrainingHistory, seed: int) -> pd.DataFrame:
+    """The stage's history as a table (:func:`history_frame`), also logged (with its
+    parameters) under ``network`` in the cell's MLflow child run."""
+    frame = history_frame(task, method, n_train_patients, seed, network, history)
     with tracking.cell_run(task, method, n_train_patients):
-        tracking.log_params(params, prefix)
-        tracking.log_history(frame.to_dict("records"), prefix)
+        tracking.log_params({**params, "selected_step": history.selected_step}, network)
+        tracking.log_history(list(history), network)
     return frame
 
 
@@ -127,7 +182,8 @@ def train_upgan_phase(
     cell = tracking.cell_name(task, method, n_train_patients)
     cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1])
     weights = _weights(upgan)
-    stage = _stage(f"{cell} phase {phase}", upgan["phase"], training, seed_offset=1000 * phase)
+    stage = _stage(f"{cell} phase {phase}", upgan["phase"], training, phase_steps(training),
+                   1000 * phase, "upgan.phase")
     subjects = select_training_subjects(split_manifest, n_train_patients)
     generator, discriminator, history = train_phase(
         cfg, phase, [b.state_dict("generator") for b in previous],
@@ -137,8 +193,7 @@ def train_upgan_phase(
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "phase": phase, "cascade": cfg.to_dict(), "train_subjects": subjects}
     frame = _record(task, method, n_train_patients, f"phase_{phase}",
-                    {**stage.fingerprint_fields(), **weights.__dict__}, history)
-    logger.info("%s phase %d: final %s", cell, phase, frame.iloc[-1].to_dict())
+                    {**stage.fingerprint_fields(), **weights.__dict__}, history, int(training["seed"]))
     return ModelBundle.pack({"generator": generator, "discriminator": discriminator}, config), frame
 
 
@@ -163,7 +218,8 @@ def fine_tune_upgan(
     cell = tracking.cell_name(task, method, n_train_patients)
     cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1])
     weights = _weights(upgan)
-    stage = _stage(f"{cell} fine-tune", upgan["fine_tune"], training, seed_offset=1000 * cfg.n_phases)
+    stage = _stage(f"{cell} fine-tune", upgan["fine_tune"], training, fine_tune_steps(upgan),
+                   1000 * cfg.n_phases, "upgan.fine_tune", ("steps",))
     subjects = select_training_subjects(split_manifest, n_train_patients)
     generators, discriminators, history = fine_tune(
         cfg, [b.state_dict("generator") for b in phases], [b.state_dict("discriminator") for b in phases],
@@ -174,14 +230,9 @@ def fine_tune_upgan(
     states.update({f"discriminator_{m}": d for m, d in enumerate(discriminators)})
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "cascade": cfg.to_dict(), "preparation": dict(preparation), "train_subjects": subjects}
-    frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history)
+    frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history,
+                    int(training["seed"]))
     return ModelBundle.pack(states, config), frame
-
-
-def budget_epochs(upgan: Mapping[str, Any]) -> int:
-    """The shared training budget, in passes over the training data: what UP-GAN spends on its
-    M initialisation phases and its fine-tuning together. Every baseline trains this long."""
-    return int(upgan["n_phases"]) * int(upgan["phase"]["epochs"]) + int(upgan["fine_tune"]["epochs"])
 
 
 def train_baseline_cell(
@@ -196,8 +247,8 @@ def train_baseline_cell(
     training: dict[str, Any],
     preparation: dict[str, Any],
 ) -> tuple[ModelBundle, pd.DataFrame]:
-    """Train a baseline (pix2pix, PAN or MedGAN) under the shared budget (:func:`budget_epochs`)
-    with its own optimiser settings (``baselines.optimiser``, the papers' Adam 2e-4, β1 0.5).
+    """Train a baseline (pix2pix, PAN or MedGAN) for the shared budget of generator updates
+    (:func:`phase_steps`) with its own optimiser settings (``baselines.optimiser``).
 
     Returns:
         The cell's model bundle (``generator``, ``discriminator``, MedGAN's
@@ -209,7 +260,7 @@ def train_baseline_cell(
     if method not in baselines:
         raise ValueError(f"parameters baselines.{method} are missing")
     optimiser = dict(baselines.get("optimiser", {}))
-    stage = _stage(f"{cell} train", {**optimiser, "epochs": budget_epochs(upgan)}, training, seed_offset=0)
+    stage = _stage(f"{cell} train", optimiser, training, phase_steps(training), 0, "baselines.optimiser")
     subjects = select_training_subjects(split_manifest, n_train_patients)
     states, network, history = train_baseline(
         method, baselines[method], _pairs(train_slices, subjects), _pairs(val_slices), stage,
@@ -217,7 +268,15 @@ def train_baseline_cell(
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": network,
               "preparation": dict(preparation), "train_subjects": subjects}
-    frame = _record(task, method, n_train_patients, "train", stage.fingerprint_fields(), history)
+    seed = int(training["seed"])
+    frame = _record(task, method, n_train_patients, "generator", stage.fingerprint_fields(), history, seed)
+    if "feature_extractor_updates" in network:
+        updates = int(network["feature_extractor_updates"])
+        extractor = pd.DataFrame([{"task": task, "method": method, "n_train_patients": int(n_train_patients),
+                                   "seed": seed, "network": "feature_extractor", "updates": updates,
+                                   "selected_step": updates, "step": updates,
+                                   "g_loss": network.get("feature_extractor_final_l1")}])
+        frame = pd.concat([extractor, frame], ignore_index=True)
     return ModelBundle.pack(states, config), frame
 
 

@@ -47,6 +47,13 @@ def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> 
     return Pipeline([*phase_nodes, fine, summary])
 
 
+def cell_histories(method: str) -> list[str]:
+    """The history datasets a method's cell writes (names relative to the cell namespace)."""
+    if is_cascade(method):
+        return [f"history_phase_{m}" for m in range(structure.n_phases())] + ["history_fine_tune"]
+    return ["history_train"]
+
+
 TASK_DATA = {"train_slices", "val_slices", "test_slices", "split_manifest", "volume_manifest"}
 SHARED_PARAMS = {"params:upgan", "params:training", "params:baselines"}
 

@@ -4,7 +4,10 @@ cell, namespaced ``<task>.<method>.n<NN>`` (e.g. ``pet_to_ct.upgan.n05``), then 
 The grid comes from ``conf/base/parameters_weak_supervision.yml``. Subsets are nested (the first
 n training subjects of the split's seeded order); validation and test subjects are the same for
 every cell. A cell at the full training split is the same cell as Table 1's, so it is trained
-once for both.
+once for both. Every cell trains for the same number of generator updates (``training.steps``),
+whatever its patient count: fewer patients means more passes over them, not less training, so
+the sweep measures data, not training length. Tasks whose input is on the target's scale get
+the do-nothing ``input`` reference at every count.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
 from upgan.pipelines.binding import bind
-from upgan.pipelines.evaluation.pipeline import evaluation_cell
+from upgan.pipelines.evaluation.pipeline import evaluation_cell, input_cell, reference_cells
 from upgan.pipelines.reporting import nodes as report_nodes
 from upgan.pipelines.tracking import cell_name
-from upgan.pipelines.training.pipeline import method_cell, nest_cell
+from upgan.pipelines.training.pipeline import cell_histories, method_cell, nest_cell
 from upgan.pipelines.weak_supervision import nodes
 
 
@@ -30,15 +33,22 @@ def create_pipeline(**kwargs) -> Pipeline:
         nest_cell(method_cell(t, m, n) + evaluation_cell(t, m, n), t, m, n).tag(["weak_supervision", t, m, f"n{n:02d}"])
         for t, m, n in cells
     ]
+    references = reference_cells(tasks, counts)
+    pipes += [nest_cell(input_cell(t, n), t, m, n).tag(["weak_supervision", t, m, f"n{n:02d}"])
+              for t, m, n in references]
     names = [cell_name(*c) for c in cells]
-    cell_outputs = [f"{n}.metrics" for n in names] + [f"{n}.uncertainty" for n in names]
+    scored = names + [cell_name(*c) for c in references]
+    histories = [f"{cell_name(*c)}.{h}" for c in cells for h in cell_histories(c[1])]
+    cell_outputs = [f"{n}.metrics" for n in scored] + [f"{n}.uncertainty" for n in names]
     report = Pipeline(
         [
-            Node(bind(report_nodes.collect_results, len(cells)), cell_outputs,
+            Node(bind(report_nodes.collect_results, len(scored)), cell_outputs,
                  ["metrics_per_subject", "uncertainty_table", "head_mae"], name="collect_results"),
+            Node(report_nodes.training_budget, histories, "budget", name="training_budget"),
             Node(nodes.build_sweep_report, ["metrics_per_subject", "uncertainty_table"],
                  ["summary", "significance", "claims", "tables", "figure"], name="build_report"),
         ],
-        namespace="weak_supervision", inputs=set(cell_outputs), tags=["weak_supervision", "reporting"],
+        namespace="weak_supervision", inputs=set(cell_outputs) | set(histories),
+        tags=["weak_supervision", "reporting"],
     )
     return Pipeline(pipes) + report

@@ -1,0 +1,108 @@
+"""Validation curves of one method on one task, trained exactly as the pipeline trains it.
+
+Used to choose the base budget (``training.steps``) and learning rates on validation data:
+it prints, every ``--val-every`` generator updates, the validation MAE / SSIM / PSNR and the
+seconds spent, and the same numbers of the do-nothing ``input`` reference.
+
+    python benchmarks/curves.py --task mri_recon --method pix2pix --steps 1500 --val-every 100 \
+        --data-root /tmp/upgan --params baselines.optimiser.lr_generator=1e-3
+
+The prepared slices must exist (``kedro run --pipeline data_preparation --params
+data_root=...``). Parameters come from ``conf/base`` (or ``--env``), then ``--params`` overrides
+(dotted keys, YAML values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from upgan.io.datasets import SliceSetDataset
+from upgan.methods import is_cascade
+from upgan.metrics import mae, psnr, ssim
+from upgan.pipelines.training import nodes
+from upgan.settings import CONFIG_LOADER_ARGS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _override(params: dict, dotted: str) -> None:
+    key, _, value = dotted.partition("=")
+    *path, last = key.split(".")
+    target = params
+    for part in path:
+        target = target.setdefault(part, {})
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    target[last] = parsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--method", required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--val-every", type=int, default=100)
+    parser.add_argument("--data-root", default="data")
+    parser.add_argument("--env", default="base")
+    parser.add_argument("--params", nargs="*", default=[])
+    parser.add_argument("--out", default=None, help="write the history CSV here")
+    args = parser.parse_args()
+    logging.getLogger("upgan").setLevel(logging.WARNING)
+    loader = OmegaConfigLoader(conf_source=str(ROOT / "conf"), env=args.env,
+                               runtime_params={"data_root": args.data_root}, **CONFIG_LOADER_ARGS)
+    params = dict(loader["parameters"])
+    for item in args.params:
+        _override(params, item)
+    params["training"] = {**params["training"], "steps": args.steps, "val_every": args.val_every,
+                          "checkpoint_dir": None}
+    folder = Path(args.data_root) / "05_model_input" / args.task
+    train = SliceSetDataset(str(folder / "train.npz")).load()
+    val = SliceSetDataset(str(folder / "val.npz")).load()
+    split = pd.read_csv(folder / "split.csv")
+    n = int(params[args.task]["split"]["train"])
+    prep = dict(params[args.task]["preparation"])
+    x, y = torch.from_numpy(np.clip(val.inputs[:, :1], 0, 1)), torch.from_numpy(val.targets)
+    print(f"input reference on validation: MAE {float(mae(x, y).mean()):.4f}, SSIM "
+          f"{float(ssim(x, y).mean()):.4f}, PSNR {float(psnr(x, y).mean()):.2f}")
+    started = time.perf_counter()
+    frames = []
+    if is_cascade(args.method):
+        previous = []
+        for m in range(int(params["upgan"]["n_phases"])):
+            bundle, frame = nodes.train_upgan_phase(args.task, args.method, n, m, train, val, split,
+                                                    params["upgan"], params["training"], *previous)
+            previous.append(bundle)
+            frames.append(frame)
+            print(f"phase {m} done at {time.perf_counter() - started:.0f} s")
+        _, frame = nodes.fine_tune_upgan(args.task, args.method, n, train, val, split, params["upgan"],
+                                         params["training"], prep, *previous)
+        frames.append(frame)
+    else:
+        _, frame = nodes.train_baseline_cell(args.task, args.method, n, train, val, split,
+                                             params["baselines"], params["upgan"], params["training"], prep)
+        frames.append(frame)
+    seconds = time.perf_counter() - started
+    history = pd.concat(frames, ignore_index=True)
+    cols = [c for c in ("network", "step", "g_loss", "val_mae", "val_ssim", "val_psnr", "seconds",
+                        "selected_step") if c in history]
+    print(history[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"total {seconds:.1f} s")
+    if args.out:
+        history.to_csv(args.out, index=False)
+
+
+if __name__ == "__main__":
+    main()
