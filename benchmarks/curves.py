@@ -25,11 +25,13 @@ import torch
 import yaml
 from kedro.config import OmegaConfigLoader
 
+from upgan.evaluation import subject_metrics
 from upgan.io.datasets import SliceSetDataset
-from upgan.methods import is_cascade
+from upgan.methods import is_cascade, predict_bundle
 from upgan.metrics import mae, psnr, ssim
 from upgan.pipelines.training import nodes
 from upgan.settings import CONFIG_LOADER_ARGS
+from upgan.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,13 +89,22 @@ def main() -> None:
             previous.append(bundle)
             frames.append(frame)
             print(f"phase {m} done at {time.perf_counter() - started:.0f} s")
-        _, frame = nodes.fine_tune_upgan(args.task, args.method, n, train, val, split, params["upgan"],
-                                         params["training"], prep, *previous)
+        model, frame = nodes.fine_tune_upgan(args.task, args.method, n, train, val, split, params["upgan"],
+                                             params["training"], prep, *previous)
         frames.append(frame)
     else:
-        _, frame = nodes.train_baseline_cell(args.task, args.method, n, train, val, split,
-                                             params["baselines"], params["upgan"], params["training"], prep)
+        model, frame = nodes.train_baseline_cell(args.task, args.method, n, train, val, split,
+                                                 params["baselines"], params["upgan"], params["training"], prep)
         frames.append(frame)
+    prediction = predict_bundle(model, val.inputs, device="cpu")
+    hu_window = tuple(prep.get("hu_window", (-1024.0, 3071.0)))
+    scored = {args.method: prediction.image}
+    if get_task(args.task).input_is_reference:
+        scored = {"input": val.inputs[:, :1], **scored}
+    for name, image in scored.items():
+        per_subject = subject_metrics(image, val.targets, val.subject_ids, args.task, hu_window=hu_window)
+        means = per_subject[["ssim", "psnr", "mae", "bone_dice", "out_of_range_fraction"]].mean()
+        print(f"validation subjects, {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
     seconds = time.perf_counter() - started
     history = pd.concat(frames, ignore_index=True)
     cols = [c for c in ("network", "step", "g_loss", "val_mae", "val_ssim", "val_psnr", "seconds",

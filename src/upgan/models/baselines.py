@@ -344,23 +344,27 @@ class UnitRangeGenerator(nn.Module):
     """Wraps a Tanh network so it maps ``[0, 1]`` inputs to ``[0, 1]`` predictions.
 
     ``forward(x)`` = ``(net(2x - 1) + 1) / 2``, ``(B, C, H, W) -> (B, 1, H, W)``;
-    ``forward_signed`` runs the raw network on ``[-1, 1]`` tensors. The state-dict keys are
+    ``forward_signed`` runs the raw network on ``[-1, 1]`` tensors. With ``residual`` (global
+    residual learning, for tasks whose input is on the target's scale) the network's output is a
+    correction added to the first input channel: ``net(x) + x[:, :1]``. The state-dict keys are
     ``net.*``. Evaluation protocol: use ``eval()`` (dropout off, BN running statistics) for every
     baseline; pix2pix's paper kept dropout on at test time, which we do not (deterministic
     outputs, one protocol for all methods).
     """
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, residual: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.residual = bool(residual)
 
     def forward_signed(self, x_signed: Tensor) -> Tensor:
-        """``[-1, 1] -> [-1, 1]``."""
-        return self.net(x_signed)
+        """``[-1, 1] -> [-1, 1]`` (``[-2, 2]`` with ``residual``; scoring clips)."""
+        out = self.net(x_signed)
+        return out + x_signed[:, :1] if self.residual else out
 
     def forward(self, x: Tensor) -> Tensor:
-        """``(B, C, H, W)`` in [0, 1] -> ``(B, 1, H, W)`` in [0, 1]."""
-        return (self.net(2.0 * x - 1.0) + 1.0) * 0.5
+        """``(B, C, H, W)`` in [0, 1] -> ``(B, 1, H, W)`` on the [0, 1] scale."""
+        return (self.forward_signed(2.0 * x - 1.0) + 1.0) * 0.5
 
 
 # ------------------------------------------------------------------------------------------------

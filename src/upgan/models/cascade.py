@@ -83,12 +83,15 @@ class CascadeConfig:
         return self.unet.in_channels
 
     def generator_config(self, phase: int) -> UNetConfig:
-        """U-Net config of phase ``phase`` (later phases see one extra channel, f_m)."""
+        """U-Net config of phase ``phase`` (later phases see one extra channel, f_m, before ``a``;
+        a residual generator keeps adding the same channel of ``a``)."""
         if not 0 <= phase < self.n_phases:
             raise ValueError(f"phase must be in 0..{self.n_phases - 1}, got {phase}")
         if phase == 0:
             return self.unet
-        return replace(self.unet, in_channels=self.unet.in_channels + 1)
+        r = self.unet.residual_from
+        return replace(self.unet, in_channels=self.unet.in_channels + 1,
+                       residual_from=None if r is None else r + 1)
 
     def discriminator_in_channels(self) -> int:
         """1 (image only) or C + 1 (conditional on ``a``)."""

@@ -50,6 +50,9 @@ class UNetConfig:
         residual_shortcut: shortcut of residual blocks: ``"conv1x1"`` (a 1x1 conv) or
             ``"conv3x3"`` (conv3x3-norm-ReLU, as in the official code: with it the paper-size
             generator has the official ~33.0 M parameters; with ``conv1x1`` ~26.7 M).
+        residual_from: global residual learning: the image head predicts a correction that is
+            added to this input channel (``b-hat = a_c + head(h)``), for tasks whose input is on
+            the target's scale; ``None`` (default) predicts the image directly.
         alpha_floor: smallest alpha the head can emit.
         beta_floor: smallest beta the head can emit. It bounds the uncertainty:
             ``sigma / alpha = sqrt(Gamma(3/beta) / Gamma(1/beta))`` is at most 11 at the default
@@ -64,6 +67,7 @@ class UNetConfig:
     norm: str = "batch"
     upsample: str = "bilinear"
     residual_shortcut: str = "conv1x1"
+    residual_from: int | None = None
     alpha_floor: float = 1e-3
     beta_floor: float = 0.5
 
@@ -88,6 +92,13 @@ class UNetConfig:
             raise ValueError(
                 f"UNetConfig.residual_shortcut must be one of {_SHORTCUTS}, "
                 f"got {self.residual_shortcut!r}"
+            )
+        if self.residual_from is not None and not (
+            isinstance(self.residual_from, int) and 0 <= self.residual_from < self.in_channels
+        ):
+            raise ValueError(
+                f"UNetConfig.residual_from must be None or an input channel in 0..{self.in_channels - 1}, "
+                f"got {self.residual_from!r}"
             )
         if not (self.alpha_floor > 0 and self.beta_floor > 0):
             raise ValueError("UNetConfig.alpha_floor and beta_floor must be > 0")
@@ -258,6 +269,9 @@ class UncertaintyUNet(nn.Module):
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = block(torch.cat([h, skip], dim=1))
         image = self.image_head(h)
+        r = self.config.residual_from
+        if r is not None:
+            image = image + x[:, r : r + 1]
         alpha = F.softplus(self.alpha_head(h)) + self.config.alpha_floor
         beta = F.softplus(self.beta_head(h)) + self.config.beta_floor
         return GeneratorOutput(image, alpha, beta)

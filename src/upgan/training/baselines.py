@@ -68,6 +68,7 @@ AUTOENCODER_SOURCE = "pretrained_autoencoder"
 BASELINE_DEFAULTS: dict[str, dict[str, Any]] = {
     "pix2pix": {
         "ngf": 64,
+        "input_residual": False,  # set per task by the pipeline (training.residual_learning)
         "num_downs": None,  # unet_256: 8 at 256x256 (1x1 bottleneck)
         "dropout": 0.5,
         "ndf": 64,
@@ -78,6 +79,7 @@ BASELINE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "pan": {
         "width": 64,
+        "input_residual": False,  # set per task by the pipeline (training.residual_learning)
         "n_down": None,  # PAN-fd: 6 at 256x256 (4x4 bottleneck)
         "d_width": 64,
         "d_downsample": None,  # PAN-fd: 5 at 256x256 (8x8 final map)
@@ -92,6 +94,7 @@ BASELINE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "medgan": {
         "n_blocks": 6,
+        "input_residual": False,  # set per task by the pipeline (training.residual_learning)
         "ngf": 64,
         "num_downs": None,
         "dropout": 0.0,
@@ -199,6 +202,8 @@ def resolve_baseline_params(
     p["generator_steps_per_iteration"] = _int(
         p["generator_steps_per_iteration"], "generator_steps_per_iteration", 1
     )
+    if not isinstance(p["input_residual"], bool):
+        raise ValueError(f"baseline parameter 'input_residual' must be true or false, got {p['input_residual']!r}")
     if name in ("pix2pix", "medgan"):
         p["ngf"] = _int(p["ngf"], "ngf", 1)
         p["ndf"] = _int(p["ndf"], "ndf", 1)
@@ -286,7 +291,7 @@ def build_baseline_generator(name: str, config: Mapping[str, Any]) -> UnitRangeG
             raise ValueError(f"baseline config lacks {key!r}; keys: {sorted(config)}")
     params = resolve_baseline_params(name, config["params"], config["image_size"])
     net = _build_generator_net(name, params, int(config["in_channels"]))
-    return UnitRangeGenerator(net).eval()
+    return UnitRangeGenerator(net, residual=params["input_residual"]).eval()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -687,7 +692,7 @@ def train_baseline(
             config["feature_extractor_source"] = str(fe["source"])
             config["feature_extractor_sha256"] = extractor.sha256
     torch.manual_seed(stage.seed)
-    generator = UnitRangeGenerator(_build_generator_net(name, p, in_channels))
+    generator = UnitRangeGenerator(_build_generator_net(name, p, in_channels), residual=p["input_residual"])
     discriminator = _build_discriminator(name, p, in_channels, image_size)
     method: _BaselineMethod
     if name == "pix2pix":

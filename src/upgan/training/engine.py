@@ -27,7 +27,10 @@ from upgan.metrics import mae, psnr, ssim
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+
+#: Slices per forward pass when validating (eval mode: the batch size does not change the result).
+VALIDATION_BATCH = 64
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -570,7 +573,8 @@ def train_stage(
         d_sums.clear()
         counts.update(g=0, d=0)
         if val is not None:
-            record.update(evaluate(method, val_x, val_y, config.batch_size, device, config.bf16))
+            record.update(evaluate(method, val_x, val_y, max(config.batch_size, VALIDATION_BATCH),
+                                   device, config.bf16))
             method.set_train_mode(True)
             if record["val_mae"] < best["mae"]:
                 best.update(step=g_count, mae=record["val_mae"], g=_states(g_modules), d=_states(d_modules))

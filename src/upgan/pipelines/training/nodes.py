@@ -22,6 +22,7 @@ from upgan.pipelines import tracking
 from upgan.preparation import SliceSet
 from upgan.reporting.figures import phase_figure
 from upgan.training import SlicePairs, StageConfig, TrainingHistory, fine_tune, train_phase
+from upgan.tasks import get_task
 from upgan.uncertainty import phase_summary
 
 logger = logging.getLogger(__name__)
@@ -45,14 +46,29 @@ def _pairs(slices: SliceSet, subjects: list[str] | None = None) -> SlicePairs:
     return SlicePairs(torch.from_numpy(chosen.inputs), torch.from_numpy(chosen.targets))
 
 
-def cascade_config(method: str, upgan: Mapping[str, Any], in_channels: int = 1) -> CascadeConfig:
-    """The cascade of ``method`` (``upgan`` or the ``upgan_no_guidance`` ablation) from parameters."""
+def residual_learning(task: str, training: Mapping[str, Any]) -> bool:
+    """Whether the cell's generators learn a correction of their input (global residual): on
+    when ``training.residual_learning`` is true and the task's input is on the target's scale
+    (the MRI tasks), for every method alike."""
+    flag = training.get("residual_learning", False)
+    if not isinstance(flag, bool):
+        raise ValueError(f"training.residual_learning must be true or false, got {flag!r}")
+    return flag and get_task(task).input_is_reference
+
+
+def cascade_config(method: str, upgan: Mapping[str, Any], in_channels: int = 1,
+                   residual: bool = False) -> CascadeConfig:
+    """The cascade of ``method`` (``upgan`` or the ``upgan_no_guidance`` ablation) from
+    parameters; ``residual``: every phase adds its image head to ``a``'s first channel."""
     if method not in GUIDANCE:
         raise ValueError(f"unknown UP-GAN method {method!r}; known: {', '.join(GUIDANCE)}")
+    unet = {"in_channels": in_channels, **dict(upgan.get("generator", {}))}
+    if residual:
+        unet["residual_from"] = 0
     return cascade_config_from_dict({
         "n_phases": int(upgan["n_phases"]),
         "guidance": GUIDANCE[method],
-        "unet": {"in_channels": in_channels, **dict(upgan.get("generator", {}))},
+        "unet": unet,
         "discriminator": dict(upgan.get("discriminator", {})),
     })
 
@@ -180,7 +196,8 @@ def train_upgan_phase(
         per-epoch history.
     """
     cell = tracking.cell_name(task, method, n_train_patients)
-    cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1])
+    cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1],
+                         residual=residual_learning(task, training))
     weights = _weights(upgan)
     stage = _stage(f"{cell} phase {phase}", upgan["phase"], training, phase_steps(training),
                    1000 * phase, "upgan.phase")
@@ -216,7 +233,8 @@ def fine_tune_upgan(
         and the config ``upgan predict`` needs: task, cascade, preparation) and the history.
     """
     cell = tracking.cell_name(task, method, n_train_patients)
-    cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1])
+    cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1],
+                         residual=residual_learning(task, training))
     weights = _weights(upgan)
     stage = _stage(f"{cell} fine-tune", upgan["fine_tune"], training, fine_tune_steps(upgan),
                    1000 * cfg.n_phases, "upgan.fine_tune", ("steps",))
@@ -262,8 +280,9 @@ def train_baseline_cell(
     optimiser = dict(baselines.get("optimiser", {}))
     stage = _stage(f"{cell} train", optimiser, training, phase_steps(training), 0, "baselines.optimiser")
     subjects = select_training_subjects(split_manifest, n_train_patients)
+    params = {**dict(baselines[method] or {}), "input_residual": residual_learning(task, training)}
     states, network, history = train_baseline(
-        method, baselines[method], _pairs(train_slices, subjects), _pairs(val_slices), stage,
+        method, params, _pairs(train_slices, subjects), _pairs(val_slices), stage,
         checkpoint_path=_checkpoint(training, cell, "train"),
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": network,
