@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make run    set up the environment, then run the default Kedro pipeline
 #   make test   set up the environment, then run the test suite
+# make ui / make viz open MLflow's UI / Kedro-Viz without activating the venv.
 # The environment is created once in .venv and refreshed when pyproject.toml changes.
 #
 # torch: CPU machines get the pinned CPU build below. On a GPU machine install the CUDA build of
@@ -10,9 +11,11 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
+# the venv's bin first on PATH: kedro-mlflow and kedro-viz start `mlflow` and others by name
+ON_PATH := PATH=$(abspath $(BIN)):$$PATH
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: setup run test lint viz clean-data
+.PHONY: setup run test lint ui viz clean-data
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +36,8 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
+ui: setup
+	$(ON_PATH) $(BIN)/kedro mlflow ui
+
 viz: setup
-	$(BIN)/kedro viz run
+	$(ON_PATH) $(BIN)/kedro viz run

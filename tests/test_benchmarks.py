@@ -58,3 +58,22 @@ def test_naive_block_duplicates_the_main_branch_only(bench):
 
     assert torch.allclose(naive(x), ours(x))
     assert flops(naive, x) - flops(ours, x) == flops(ours.main, x)
+
+
+def test_engine_timing_makes_two_passes_of_steps_updates(bench, monkeypatch):
+    """The engine benchmark runs 2 x steps generator updates (recorded at 0, steps, 2 steps)
+    and times the second half only."""
+    seen = {}
+    real = bench.train_stage
+
+    def spy(method, train, val, stage, *args, **kwargs):
+        history = real(method, train, val, stage, *args, **kwargs)
+        seen.update(updates=history.updates, records=history.metric("step"), val=val)
+        return history
+
+    monkeypatch.setattr(bench, "train_stage", spy)
+    cfg = bench.CascadeConfig(n_phases=1, unet=bench.UNetConfig(in_channels=1, base_width=4, depth=2),
+                              discriminator=bench.DiscriminatorConfig(base_width=4, n_layers=1))
+    sec = bench._engine_seconds_per_step(bench._upgan_phase0(cfg), bench._data(8 * 3, 16), 8, 3, "cpu", False)
+    assert seen == {"updates": 6, "records": [0, 3, 6], "val": None}
+    assert sec > 0

@@ -22,3 +22,18 @@ def test_upgan_console_script_help():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "MODEL" in result.stdout.upper() and "OUTPUT_DIR" in result.stdout.upper()
+
+
+def test_make_ui_and_viz_put_the_venv_on_path():
+    """`kedro mlflow ui` and `kedro viz` start `mlflow`/helpers by name: without the venv on PATH
+    they fail with FileNotFoundError('mlflow') unless the venv is activated."""
+    bin_dir = os.path.abspath(PROJECT / ".venv" / "bin")
+    for target, command in (("ui", "kedro mlflow ui"), ("viz", "kedro viz run")):
+        result = subprocess.run(["make", "-n", target], cwd=PROJECT, env=ENV, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        line = next(x for x in result.stdout.splitlines() if command in x)
+        assert line.startswith(f"PATH={bin_dir}:"), line
+    readme = (PROJECT / "README.md").read_text()
+    section = readme.split("## Plain Kedro commands", 1)[1].split("\n## ", 1)[0]
+    assert "make ui" in section and "make viz" in section

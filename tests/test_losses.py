@@ -96,8 +96,40 @@ def test_loss_weights_validation() -> None:
     assert (w.lambda_fidelity, w.lambda_adversarial) == (1.0, 0.001)
     with pytest.raises(ValueError, match="lambda_adversarial"):
         UPGANLossWeights(lambda_adversarial=-1.0)
-    with pytest.raises(ValueError, match="lambda_fidelity"):
+    with pytest.raises(ValueError, match="upgan.loss.lambda_fidelity"):
         UPGANLossWeights(lambda_fidelity=float("nan"))
+    with pytest.raises(ValueError, match="upgan.loss.lambda_adversarial"):
+        UPGANLossWeights(lambda_adversarial=True)
+    with pytest.raises(ValueError, match="upgan.loss.recipe must be one of paper, official"):
+        UPGANLossWeights(recipe="offical")
+    assert w.recipe == "paper"
+
+
+def test_paper_recipe_weights_are_constant() -> None:
+    """Eq. 2: lambda1 * GGD + lambda2 * adv at every step, no L1 term."""
+    w = UPGANLossWeights(lambda_fidelity=0.7, lambda_adversarial=0.01, recipe="paper")
+    for step, total in [(0, 1), (0, 9), (4, 9), (8, 9), (99, 100), (200, 100)]:
+        assert w.at(step, total) == (0.0, 0.7, 0.01)
+
+
+# (step, total, period) counted by hand: period = floor(3 * step / total), capped at the third.
+OFFICIAL_PERIODS = [
+    (0, 9, 0), (2, 9, 0), (3, 9, 1), (5, 9, 1), (6, 9, 2), (8, 9, 2),
+    (0, 10, 0), (3, 10, 0), (4, 10, 1), (6, 10, 1), (7, 10, 2), (9, 10, 2),
+    (0, 2, 0), (1, 2, 1),                        # 2 steps: 3 * 1 // 2 = 1, no third period
+    (0, 1, 0), (5, 3, 2), (12, 10, 2),           # past the end: the last period
+    (-1, 10, 0),                                 # before the start: the first
+]
+
+
+@pytest.mark.parametrize("step,total,period", OFFICIAL_PERIODS)
+def test_official_recipe_follows_the_curriculum_by_thirds(step: int, total: int, period: int) -> None:
+    from upgan.losses import OFFICIAL_CURRICULUM
+
+    assert OFFICIAL_CURRICULUM == ((1.0, 1e-4), (0.5, 1e-3), (0.1, 1e-2))
+    hand = [(1.0, 1e-4), (0.5, 1e-3), (0.1, 1e-2)][period]
+    w = UPGANLossWeights(lambda_fidelity=5.0, lambda_adversarial=0.003, recipe="official")
+    assert w.at(step, total) == (*hand, 0.003)  # lambda_fidelity is unused by the official recipe
 
 
 def test_bad_reduction() -> None:

@@ -85,3 +85,67 @@ def test_model_from_an_mlflow_run_id(default_run, tmp_path, monkeypatch):
     pet = default_run / "01_raw" / "synthetic" / "pet_ct" / "sub-002" / "pet.nii.gz"
     assert main(["predict", run_id, str(pet), str(tmp_path)]) == 0
     assert (tmp_path / "pet_ct.nii.gz").exists() and (tmp_path / "pet_sigma.nii.gz").exists()
+
+
+# ---- clipping to the valid range (default) and --no-clip -----------------------------------------
+def _widened(bundle_path, out_path, gain: float = 40.0):
+    """A copy of a cascade bundle whose last phase's image head is scaled by ``gain``, so its
+    raw prediction leaves the valid range [0, 1] on both sides."""
+    from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
+
+    bundle = load_bundle(bundle_path)
+    last = int(bundle.config["cascade"]["n_phases"]) - 1
+    tensors = dict(bundle.tensors)
+    tensors[f"generator_{last}.image_head.weight"] = tensors[f"generator_{last}.image_head.weight"] * gain
+    tensors[f"generator_{last}.image_head.bias"] = tensors[f"generator_{last}.image_head.bias"] * gain + 0.5
+    return save_bundle(ModelBundle(tensors, bundle.config), out_path)
+
+
+def test_cli_clips_to_the_hu_window_unless_no_clip(models, tmp_path):
+    """On a 32 x 32 x Z volume (the test env's slice size: no resampling) the default output is
+    exactly the --no-clip output clipped to the CT window, and the --no-clip output has values
+    outside it."""
+    model = _widened(models / "pet_to_ct" / "upgan" / "n04" / "model.safetensors", tmp_path / "wide.safetensors")
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:32, :32]
+    blob = np.exp(-((yy - 16) ** 2 + (xx - 15) ** 2) / 80.0)
+    pet = np.stack([blob * (2.0 + k) + 0.1 * rng.random((32, 32)) for k in range(6)], axis=-1)
+    source = _save(tmp_path / "scan_pet.nii.gz", pet)
+    assert main(["predict", str(model), str(source), str(tmp_path / "clipped")]) == 0
+    assert main(["predict", str(model), str(source), str(tmp_path / "raw"), "--no-clip"]) == 0
+    clipped = nib.load(tmp_path / "clipped" / "scan_pet_ct.nii.gz").get_fdata()
+    raw = nib.load(tmp_path / "raw" / "scan_pet_ct.nii.gz").get_fdata()
+    assert clipped.shape == raw.shape == pet.shape
+    assert raw.min() < -1024.0 or raw.max() > 3071.0  # the case is an out-of-range one
+    assert -1024.0 <= clipped.min() and clipped.max() <= 3071.0
+    np.testing.assert_allclose(clipped, np.clip(raw, -1024.0, 3071.0), rtol=0, atol=1e-3)
+    # σ is never clipped: the same in both
+    np.testing.assert_array_equal(nib.load(tmp_path / "clipped" / "scan_pet_sigma.nii.gz").get_fdata(),
+                                  nib.load(tmp_path / "raw" / "scan_pet_sigma.nii.gz").get_fdata())
+
+
+def test_mri_prediction_lies_in_zero_to_the_input_scale(default_run, models, tmp_path):
+    """T1: the valid range [0, 1] of the normalised scale is [0, scale] of the input's own
+    intensities (scale: the input's robust maximum, PercentileScale), also after resampling
+    back to the input's grid; predict_files(clip=False) writes the raw values."""
+    from upgan.io.bundle import load_bundle
+    from upgan.io.nifti import load_nifti
+    from upgan.predict import _canonical_transform, predict_volume
+    from upgan.preparation.normalisation import PercentileScale
+
+    t1 = next((default_run / "01_raw" / "synthetic" / "ixi_t1").glob("*-T1.nii.gz"))
+    path = _widened(models / "mri_motion" / "upgan" / "n04" / "model.safetensors", tmp_path / "wide.safetensors")
+    bundle = load_bundle(path)
+    volume = load_nifti(t1)
+    data = nib.orientations.apply_orientation(volume.data, _canonical_transform(volume.affine))
+    scale = PercentileScale(float(bundle.config["preparation"].get("percentile", 99.5))).scale_of(
+        data.astype(np.float32))
+    clipped = predict_volume(bundle, volume, device="cpu").image
+    raw = predict_volume(bundle, volume, device="cpu", clip=False).image
+    assert raw.min() < 0.0 or raw.max() > scale  # the case is an out-of-range one
+    tol = 1e-5 * scale
+    assert clipped.min() >= -tol and clipped.max() <= scale + tol
+    for clip, expected in ((False, raw), (True, clipped)):
+        written = predict_files(path, t1, tmp_path / f"out_{clip}", progress=False, clip=clip)
+        image = next(p for p in written if p.name.endswith("_t1.nii.gz"))
+        np.testing.assert_allclose(nib.load(image).get_fdata(), expected, rtol=1e-6, atol=tol)

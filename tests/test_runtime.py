@@ -28,3 +28,36 @@ def test_auto_picks_one_of_the_two_candidates() -> None:
 def test_bad_values_name_the_parameter(bad) -> None:
     with pytest.raises(ValueError, match="runtime.cpu_threads"):
         configure_cpu_threads(bad)
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    """A 2-core machine whose 1-minute load average the test sets."""
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+
+    def load(value: float) -> None:
+        monkeypatch.setattr(os, "getloadavg", lambda: (value, value, value))
+
+    return load
+
+
+def test_more_threads_than_free_cores_warns_once(two_cores, caplog) -> None:
+    two_cores(1.0)  # another torch job keeps one core busy
+    with caplog.at_level("WARNING", logger="upgan.runtime"):
+        configure_cpu_threads(2)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "2 threads" in warnings[0] and "2 cores" in warnings[0] and "1.0" in warnings[0]
+    assert "runtime.cpu_threads" in warnings[0]
+
+
+def test_no_warning_when_the_cores_are_free(two_cores, caplog) -> None:
+    two_cores(0.1)
+    with caplog.at_level("WARNING", logger="upgan.runtime"):
+        configure_cpu_threads(2)
+        two_cores(1.0)
+        configure_cpu_threads(1)  # one thread fits the one free core
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

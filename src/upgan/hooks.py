@@ -32,17 +32,21 @@ class ProjectStructureHooks:
 
 
 class RuntimeHooks:
-    """Apply the ``runtime`` parameters (CPU threads) before a pipeline runs."""
+    """Check the parameters and apply the ``runtime`` ones (CPU threads) before a pipeline runs."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
-        """Configure torch's CPU threads from ``runtime.cpu_threads``."""
-        params = structure.parameters()
-        if any(n.name.endswith(".train_phase_0") for n in pipeline.nodes):
-            from upgan.pipelines.training.nodes import validate_upgan_parameters
+        """Validate every parameter group (any pipeline), then configure torch's CPU threads
+        from ``runtime.cpu_threads``; a bad configuration fails here, before any node runs."""
+        from upgan.pipelines.parameters import check_methods, validate_parameters
 
-            validate_upgan_parameters(params.get("upgan", {}), params.get("training", {}))
-        configure_cpu_threads(params.get("runtime", {}).get("cpu_threads"))
+        params = structure.parameters()
+        names = run_params.get("pipeline_names")
+        validate_parameters(params)
+        check_methods(params, names)
+        if "weak_supervision" in (names or []):
+            structure.require_sweep()
+        configure_cpu_threads((params.get("runtime") or {}).get("cpu_threads"))
 
 
 class NodeTimingHooks:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
 from upgan.pipelines import data_preparation, evaluation, reporting, training, weak_supervision
 
 
+def _no_sweep() -> str:
+    """Stands for a sweep without cells: says why (the run's hook already does, before it)."""
+    structure.require_sweep()
+    return "unreachable: require_sweep raises for a sweep without cells"
+
+
 def _sweep(prep: Pipeline) -> Pipeline:
-    """The sweep with the data preparation of its own tasks."""
-    sweep = weak_supervision.create_pipeline()
+    """The sweep with the data preparation of its own tasks. Without a task to sweep it is a
+    single node that fails with the reason: Kedro refuses to run an empty pipeline with a
+    message that names no parameter, before any hook can say more."""
     tasks, _, _ = structure.weak_supervision_grid()
-    return (prep.only_nodes_with_namespaces(tasks) if tasks else Pipeline([])) + sweep
+    if not tasks:
+        node = Node(_no_sweep, None, "no_sweep_reason", name="no_sweep")
+        return Pipeline([node], namespace="weak_supervision", tags=["weak_supervision"])
+    return prep.only_nodes_with_namespaces(tasks) + weak_supervision.create_pipeline()
 
 
 def register_pipelines() -> dict[str, Pipeline]:

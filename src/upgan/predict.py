@@ -128,16 +128,18 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
 def output_stem(path: Path) -> str:
     """``scan.nii.gz`` -> ``scan``."""
     name = path.name
-    return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else name[: -len(".nii")]
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else name[: -len(".nii")]
 
 
 def list_inputs(path: str | Path) -> list[Path]:
-    """One NIfTI file, or every NIfTI file of a folder (sorted); clear errors otherwise."""
+    """One NIfTI file, or every NIfTI file of a folder (sorted, hidden files skipped); clear
+    errors otherwise."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input {path} not found")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and is_nifti_path(p))
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and is_nifti_path(p) and not p.name.startswith("."))
         if not files:
             raise VolumeError(f"{path}: no .nii or .nii.gz files in this folder")
         return files

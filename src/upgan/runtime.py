@@ -11,6 +11,8 @@ of a choice that may differ between runs.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
 
 import torch
@@ -32,13 +34,60 @@ def _conv_seconds(threads: int, repeats: int = 5) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def check_cpu_threads(requested: object) -> None:
+    """Raise unless ``requested`` is a valid ``runtime.cpu_threads`` (null, ``auto``, an int >= 1)."""
+    if requested is None or requested == "auto":
+        return
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ValueError(f"runtime.cpu_threads must be 'auto', null or an int >= 1, got {requested!r}")
+
+
+def free_cores() -> tuple[int, int, float] | None:
+    """``(free, cores, load)``: the cores this process may use, the 1-minute load average and
+    the cores left free by it (``round(cores - load)``, at least 1); None where the load
+    average is unknown (Windows)."""
+    try:
+        load = float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        cores = os.cpu_count() or 1
+    return max(1, math.floor(cores - load + 0.5)), cores, load
+
+
+def warn_if_oversubscribed(threads: int) -> None:
+    """Log one WARNING when ``threads`` exceeds the cores that other processes leave free:
+    two multi-threaded torch jobs on the same cores can run many times slower than one."""
+    free = free_cores()
+    if free is None or threads <= free[0]:
+        return
+    n_free, cores, load = free
+    logger.warning(
+        "CPU oversubscribed: torch will use %d threads but only %d of the %d cores are free "
+        "(1-minute load average %.1f); every job on them slows down. Run one torch job per "
+        "machine, or set runtime.cpu_threads so that the threads of all jobs add up to the %d "
+        "cores (see docs/getting_started.md, Troubleshooting)",
+        threads, n_free, cores, load, cores,
+    )
+
+
 def configure_cpu_threads(requested: int | str | None = None) -> int:
-    """Set torch's intra-op CPU threads and return the number used (logged).
+    """Set torch's intra-op CPU threads and return the number used (logged; a warning when it
+    exceeds the cores left free by other work, see :func:`warn_if_oversubscribed`).
 
     Args:
         requested: ``None`` (torch's default), a positive int, or ``"auto"`` (measure, see the
             module docstring).
     """
+    check_cpu_threads(requested)
+    threads = _apply_cpu_threads(requested)
+    warn_if_oversubscribed(threads)
+    return threads
+
+
+def _apply_cpu_threads(requested: int | str | None) -> int:
     default = TORCH_DEFAULT_THREADS
     if requested is None:
         torch.set_num_threads(default)
@@ -54,7 +103,7 @@ def configure_cpu_threads(requested: int | str | None = None) -> int:
                     chosen, 1e3 * t1, 1e3 * tn, default)
         torch.set_num_threads(chosen)
         return chosen
-    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
-        raise ValueError(f"runtime.cpu_threads must be 'auto', null or an int >= 1, got {requested!r}")
+    assert isinstance(requested, int)
     torch.set_num_threads(requested)
+    logger.info("CPU threads: %d (runtime.cpu_threads)", requested)
     return requested

@@ -8,6 +8,7 @@ context exists and asks Kedro to rebuild the pipelines when the environment chan
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,16 +16,28 @@ from typing import Any
 
 from kedro.config import OmegaConfigLoader
 
+from upgan.schema import unknown_keys_message
 from upgan.tasks import get_task
+
+logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _active: dict[str, Any] = {"env": None, "parameters": None}
+_warned: set[str] = set()  # warnings already logged for the recorded parameters
+
+
+def _warn_once(message: str) -> None:
+    """Log ``message`` as a warning once per recorded parameter set (pipelines are built twice)."""
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
 
 
 def activate(env: str | None, parameters: Mapping[str, Any]) -> bool:
     """Record the run's parameters; True when they differ from the ones recorded before."""
     changed = _active["parameters"] is not None and dict(_active["parameters"]) != dict(parameters)
     _active.update(env=env, parameters=dict(parameters))
+    _warned.clear()
     return changed
 
 
@@ -72,9 +85,24 @@ def full_supervision(task: str) -> int:
     return int(parameters()[task]["split"]["train"])
 
 
+def _sweep_tasks(requested: list[str]) -> list[str]:
+    """The sweep's tasks that ``tasks`` also lists; the others are dropped with a warning."""
+    configured = tasks()
+    dropped = [t for t in requested if t not in configured]
+    if dropped:
+        _warn_once(
+            f"weak_supervision.tasks {dropped} not in `tasks` {configured}: dropped from the "
+            "sweep (list them in `tasks` to sweep them)"
+        )
+    return [t for t in requested if t in configured]
+
+
 def weak_supervision_grid() -> tuple[list[str], list[int], list[str]]:
     """Tasks, patient counts and methods of the sweep (``weak_supervision`` parameters), checked
-    against the training splits so that a bad grid fails before any training."""
+    against the training splits so that a bad grid fails before any training.
+
+    Only the sweep's tasks that ``tasks`` lists are swept (the data preparation of the others
+    is not in the pipelines); none left gives an empty sweep (see :func:`require_sweep`)."""
     from upgan.methods import check_method
 
     params = parameters()
@@ -83,7 +111,7 @@ def weak_supervision_grid() -> tuple[list[str], list[int], list[str]]:
         return [], [], []
     unknown = sorted(set(grid) - {"tasks", "counts", "methods"})
     if unknown:
-        raise ValueError(f"unknown weak_supervision parameter(s) {unknown}; expected tasks, counts, methods")
+        raise ValueError(unknown_keys_message(unknown, ["tasks", "counts", "methods"], "weak_supervision"))
     tasks = list(grid.get("tasks", ["pet_to_ct"]))
     counts = list(grid.get("counts", []))
     methods = list(grid.get("methods", []))
@@ -100,6 +128,9 @@ def weak_supervision_grid() -> tuple[list[str], list[int], list[str]]:
             raise ValueError(f"weak_supervision.counts must be positive integers, got {n!r}")
     if len(set(counts)) != len(counts):
         raise ValueError(f"weak_supervision.counts has duplicates: {counts}")
+    tasks = _sweep_tasks(tasks)
+    if not tasks:
+        return [], [], []
     for task in tasks:
         available = full_supervision(task)
         too_many = [n for n in counts if n > available]
@@ -109,3 +140,18 @@ def weak_supervision_grid() -> tuple[list[str], list[int], list[str]]:
                 f"{task} ({task}.split.train)"
             )
     return tasks, sorted(counts), methods
+
+
+def require_sweep() -> None:
+    """Raise one clear error when the weak-supervision sweep has no cell to run."""
+    if weak_supervision_grid()[0]:
+        return
+    grid = parameters().get("weak_supervision")
+    if not grid:
+        raise ValueError("the weak_supervision pipeline is empty: no weak_supervision parameters "
+                         "(tasks, counts, methods) are configured")
+    raise ValueError(
+        f"the weak_supervision pipeline is empty: weak_supervision.tasks "
+        f"{list(grid.get('tasks', ['pet_to_ct']))} names none of the tasks in `tasks` {tasks()}; "
+        "add the sweep's task to `tasks` or set weak_supervision.tasks to configured tasks"
+    )

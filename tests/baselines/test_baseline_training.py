@@ -23,7 +23,7 @@ TINY = {
     "pan": {"width": 8, "d_width": 8},
     "medgan": {
         "n_blocks": 2, "ngf": 8, "ndf": 8, "n_layers_d": 2,
-        "feature_extractor": {"width": 8, "n_blocks": 3, "epochs": 5},
+        "feature_extractor": {"width": 8, "n_blocks": 3, "steps": 5},
     },
 }
 
@@ -37,32 +37,41 @@ def smooth_pairs(n: int = 4, size: int = 32, seed: int = 0) -> SlicePairs:
     return SlicePairs(x, y)
 
 
-def stage(epochs: int, lr: float = 1e-3, lr_d: float | None = None, **kw) -> StageConfig:
+def stage(steps: int, lr: float = 1e-3, lr_d: float | None = None, **kw) -> StageConfig:
+    """``steps`` generator updates (MedGAN: 3 per iteration) on batches of 4."""
     return StageConfig(
-        name="test", epochs=epochs, batch_size=4, lr_generator=lr,
+        name="test", steps=steps, batch_size=4, lr_generator=lr,
         lr_discriminator=lr if lr_d is None else lr_d,
         betas=(0.5, 0.999), cosine=False, seed=3, device="cpu", **kw,
     )
 
 
-# (steps, lr_G, lr_D): one step per epoch on the fixed batch of 4. PAN has no pixel loss (its
-# generator only sees the discriminator's features and the margin keeps them >= m apart), so it
-# gets more steps and a 10x slower D (with equal rates it reaches 3x on some seeds only).
-OVERFIT = {"pix2pix": (60, 1e-3, 1e-3), "pan": (200, 1e-3, 1e-4), "medgan": (40, 1e-3, 1e-3)}
+# (generator updates, lr_G, lr_D, val_every) on the fixed batch of 4: one iteration per
+# validation (MedGAN makes 3 generator updates per iteration). PAN gets more updates and a 10x
+# slower D (its generator mostly sees the discriminator's features; with equal rates it reached
+# 3x on some seeds only before its default L1 pixel term was added).
+OVERFIT = {"pix2pix": (60, 1e-3, 1e-3, 1), "pan": (200, 1e-3, 1e-4, 1), "medgan": (120, 1e-3, 1e-3, 3)}
 FACTOR = 3.0
 
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_overfits_a_fixed_batch(name: str):
     data = smooth_pairs()
-    steps, lr, lr_d = OVERFIT[name]
-    _, _, history = train_baseline(
-        name, TINY[name], data, data, stage(steps, lr, lr_d), progress=False
+    steps, lr, lr_d, val_every = OVERFIT[name]
+    states, config, history = train_baseline(
+        name, TINY[name], data, data, stage(steps, lr, lr_d, val_every=val_every), progress=False
     )
-    curve = history.metric("val_mae")  # eval-mode L1 to the target after every step
-    assert len(curve) == steps
-    assert curve[0] > 0.15
+    curve = history.metric("val_mae")  # eval-mode L1 to the target at 0 and after every iteration
+    assert len(curve) == steps // val_every + 1 and history.updates == steps
+    assert curve[0] > 0.15  # step 0: untrained
     assert min(curve) < curve[0] / FACTOR, (name, curve[0], min(curve))
+    # the returned generator is the best-on-validation one
+    assert history.selected()["val_mae"] == min(curve)
+    g = build_baseline_generator(name, config)
+    g.load_state_dict(states["generator"])
+    with torch.no_grad():
+        pred = g.eval()(data.inputs)
+    assert mae(pred, data.targets).mean().item() == pytest.approx(min(curve), abs=1e-6)
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -70,8 +79,10 @@ def test_returned_states_rebuild_the_generator(name: str):
     train, val = smooth_pairs(8, seed=1), smooth_pairs(4, seed=2)
     params = {**TINY[name]}
     if name == "medgan":
-        params["feature_extractor"] = {"width": 4, "n_blocks": 2, "epochs": 1}
-    states, config, history = train_baseline(name, params, train, val, stage(2), progress=False)
+        params["feature_extractor"] = {"width": 4, "n_blocks": 2, "steps": 1}
+    states, config, history = train_baseline(name, params, train, val, stage(4, val_every=1),
+                                             progress=False)
+    assert history.updates == 4
     json.dumps(config)  # JSON-able
     assert {"generator", "discriminator"} <= set(states)
     assert all(t.device.type == "cpu" for sd in states.values() for t in sd.values())
@@ -81,10 +92,11 @@ def test_returned_states_rebuild_the_generator(name: str):
     with torch.no_grad():
         pred = g(val.inputs)
     assert pred.shape == val.targets.shape and 0.0 <= pred.min() and pred.max() <= 1.0
-    # the engine's last validation ran the trained module in eval mode on the same slices
-    assert mae(pred, val.targets).mean().item() == pytest.approx(history.last()["val_mae"], abs=1e-6)
+    # the engine validated the kept (best) weights in eval mode on the same slices
+    assert mae(pred, val.targets).mean().item() == pytest.approx(history.selected()["val_mae"], abs=1e-6)
     if name == "medgan":
         assert config["feature_extractor_source"] == "pretrained_autoencoder"
+        assert config["feature_extractor_updates"] == 1
         assert "feature_extractor" in states and len(config["feature_extractor_sha256"]) == 64
 
 
@@ -97,8 +109,9 @@ def test_medgan_with_vgg_file_and_three_generator_steps(tmp_path: Path, caplog):
     params = {"n_blocks": 1, "ngf": 4, "ndf": 4, "n_layers_d": 2,
               "feature_extractor": {"source": str(path)}}
     with caplog.at_level(logging.INFO, logger="upgan.training.baselines"):
-        states, config, history = train_baseline("medgan", params, data, None, stage(1), progress=False)
+        states, config, history = train_baseline("medgan", params, data, None, stage(3), progress=False)
     assert "generator_steps_per_iteration 1 -> 3" in caplog.text
+    assert history.updates == 3 and history.metric("step") == [0, 3]
     assert config["feature_extractor_source"] == str(path)
     assert len(config["feature_extractor_sha256"]) == 64
     assert "feature_extractor" not in states  # the file is referenced, not copied
@@ -109,22 +122,38 @@ def test_resume_from_checkpoint_returns_the_same_weights(tmp_path: Path):
     data = smooth_pairs(4)
     ckpt = tmp_path / "medgan.pt"
     params = {"n_blocks": 1, "ngf": 4, "ndf": 4, "n_layers_d": 2,
-              "feature_extractor": {"width": 4, "n_blocks": 2, "epochs": 1}}
-    first, cfg1, _ = train_baseline("medgan", params, data, None, stage(2), ckpt, progress=False)
+              "feature_extractor": {"width": 4, "n_blocks": 2, "steps": 1}}
+    first, cfg1, _ = train_baseline("medgan", params, data, None, stage(6), ckpt, progress=False)
     assert ckpt.exists() and (tmp_path / "medgan_feature_extractor.pt").exists()
-    again, cfg2, history = train_baseline("medgan", params, data, None, stage(2), ckpt, progress=False)
-    assert history.resumed_from_epoch == 2 and cfg1 == cfg2
+    again, cfg2, history = train_baseline("medgan", params, data, None, stage(6), ckpt, progress=False)
+    assert history.resumed_from_step == 6 and history.updates == 6 and cfg1 == cfg2
     for key, value in first["generator"].items():
         torch.testing.assert_close(again["generator"][key], value)
 
 
-def test_feature_extractor_pretraining_is_seeded_and_learns():
+def test_feature_extractor_pretraining_is_seeded_and_learns(tmp_path: Path):
+    from upgan.models.baselines import SmallVGG, SmallVGGDecoder
+
     targets = smooth_pairs(8).targets
-    cfg = {"width": 4, "n_blocks": 2, "epochs": 6, "batch_size": 4, "lr": 3e-3}
-    a, history = pretrain_feature_extractor(targets, cfg, seed=5, device="cpu")
+    cfg = {"width": 4, "n_blocks": 2, "steps": 12, "batch_size": 4, "lr": 3e-3}
+    a, history = pretrain_feature_extractor(targets, cfg, seed=5, device="cpu",
+                                            checkpoint_path=tmp_path / "fe.pt")
     b, _ = pretrain_feature_extractor(targets, cfg, seed=5, device="cpu")
-    losses = history.metric("g_loss")
-    assert losses[-1] < 0.7 * losses[0]
+    assert history.updates == 12 and history.metric("step") == [0, 12]
+
+    def reconstruction_l1(states=None) -> float:
+        torch.manual_seed(5)  # the documented initialisation
+        encoder, decoder = SmallVGG(1, 4, 2), SmallVGGDecoder(4, 2, 1)
+        if states is not None:
+            encoder.load_state_dict(states[0])
+            decoder.load_state_dict(states[1])
+        with torch.no_grad():
+            return F.l1_loss(decoder(encoder(targets)[-1]), targets).item()
+
+    trained = torch.load(tmp_path / "fe.pt", weights_only=True)["generator_states"]
+    assert reconstruction_l1(trained) < 0.7 * reconstruction_l1()
+    for (k, va), vb in zip(a.backbone.state_dict().items(), trained[0].values(), strict=True):
+        torch.testing.assert_close(va, vb, msg=k)  # the returned encoder is the trained one
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(va, vb, msg=k)
     assert not any(p.requires_grad for p in a.parameters())
@@ -155,3 +184,27 @@ def test_input_sized_defaults():
     med = resolve_baseline_params("medgan", {}, (64, 64))
     assert med["num_downs"] == 6 and med["generator_steps_per_iteration"] == 3
     assert (med["lambda_perceptual"], med["lambda_style"], med["lambda_content"]) == (20.0, 1e-4, 1e-4)
+
+
+def test_medgan_budget_counts_every_generator_update(tmp_path: Path):
+    """MedGAN's 3 generator updates per discriminator update count against the budget; the last
+    iteration makes fewer, so 4 updates are 2 iterations of 3 + 1 (and 2 discriminator updates)."""
+    from test_baseline_models import _random_vgg19_state
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    path = tmp_path / "vgg19.pth"
+    torch.save(_random_vgg19_state(), path)
+    params = {"n_blocks": 1, "ngf": 4, "ndf": 4, "n_layers_d": 2, "feature_extractor": {"source": str(path)}}
+    counts: dict[int, int] = {}
+
+    def hook(optimizer, args, kwargs):
+        counts[id(optimizer)] = counts.get(id(optimizer), 0) + 1
+
+    handle = register_optimizer_step_post_hook(hook)
+    try:
+        _, _, history = train_baseline("medgan", params, smooth_pairs(4), smooth_pairs(4, seed=1),
+                                       stage(4, val_every=2), progress=False)
+    finally:
+        handle.remove()
+    assert sorted(counts.values()) == [2, 4]
+    assert history.updates == 4 and history.metric("step") == [0, 3, 4]

@@ -15,7 +15,7 @@ from upgan.evaluation import (
 )
 from upgan.reporting.tables import sweep_tables_markdown, table1_markdown
 
-METHODS = ("pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance")
+METHODS = ("pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance", "input")
 
 
 def _per_subject(quality: dict[str, float], tasks=("pet_to_ct", "mri_recon"), ns=(29,),
@@ -36,7 +36,9 @@ def _per_subject(quality: dict[str, float], tasks=("pet_to_ct", "mri_recon"), ns
                                  "subject_id": f"{task}_{i:02d}",
                                  "ssim": 0.80 + 0.05 * q + 0.02 * e,
                                  "psnr": 25.0 + 2.0 * q + 1.0 * e,
-                                 "mae": 40.0 - 5.0 * q + 3.0 * e})
+                                 "mae": 40.0 - 5.0 * q + 3.0 * e,
+                                 "bone_dice": 0.5 + 0.1 * q if task == "pet_to_ct" else np.nan,
+                                 "out_of_range_fraction": 0.0})
     return pd.DataFrame(rows)
 
 
@@ -150,7 +152,7 @@ def test_training_setup_names_the_extractor_and_the_budget() -> None:
     which frozen feature extractor each MedGAN cell used (from its bundle)."""
     from upgan.reporting.tables import training_setup_markdown
 
-    fe = {"epochs": 2}
+    fe = {"steps": 200}
     medgan = {"task": "pet_to_ct", "method": "medgan", "n_train_patients": 29, "network": {
         "params": {"n_blocks": 6, "generator_steps_per_iteration": 3, "feature_extractor": fe},
         "feature_extractor_source": "pretrained_autoencoder", "feature_extractor_sha256": "ab" * 32,
@@ -161,16 +163,66 @@ def test_training_setup_names_the_extractor_and_the_budget() -> None:
         "layer_weights": [5, 1.5, 1.5, 1], "margin": 3, "lambda_pixel": 0}}}
     upgan = {"task": "pet_to_ct", "method": "upgan_no_guidance", "n_train_patients": 29, "cascade": {
         "n_phases": 3, "guidance": False, "unet": {"base_width": 16, "depth": 3, "block": "plain"}}}
-    md = training_setup_markdown([vgg, upgan, medgan, pan], budget_epochs=7, steps_per_epoch=30,
-                                 batch_size=8)
-    assert "same 7 passes" in md and "at most 30 steps of 8 slices" in md
+    md = training_setup_markdown([vgg, upgan, medgan, pan], steps=600, fine_tune_steps=200,
+                                 batch_size=8, val_every=100, recipe="official")
+    assert "makes 600 updates on batches of 8 slices" in md
+    assert "fine-tuning adds 200" in md and "recipe: official" in md
+    assert "validated every 100 updates" in md and "lowest validation MAE" in md
     rows = [line for line in md.splitlines() if line.startswith("| PET") or line.startswith("| MRI")]
     assert [r.split(" | ")[1] for r in rows] == ["PAN", "MedGAN", "UP-GAN, no uncertainty guidance",
                                                  "MedGAN"]
     assert "pretrained in the pipeline as an L1 autoencoder" in rows[1] and "0.0283" in rows[1]
+    assert "(200 updates, final L1 0.0283)" in rows[1]
     assert "sha256 abababababab" in rows[1] and "6 u-blocks" in rows[1]
     assert "/weights/vgg19.pth" in rows[3] and rows[3].startswith("| MRI recon")
     assert "λ = (5, 1.5, 1.5, 1)" in rows[0] and "m = 3" in rows[0]
     assert "without uncertainty guidance" in rows[2]
-    full = training_setup_markdown([upgan], 4, None, 8)
-    assert "every training slice once per epoch" in full
+    full = training_setup_markdown([upgan], 4, 3, 8, None, "paper")
+    assert "makes 4 updates" in full and "adds 3" in full and "validated at the end" in full
+
+
+def _with_input(quality, input_tasks=("mri_recon",), **kwargs) -> pd.DataFrame:
+    """Per-subject metrics with the ``input`` reference kept for ``input_tasks`` only."""
+    per = _per_subject(quality, **kwargs)
+    return per[(per.method != "input") | per.task.isin(input_tasks)].reset_index(drop=True)
+
+
+def test_c0_every_trained_method_beats_input() -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.2, "medgan": 0.4, "upgan": 1.0, "upgan_no_guidance": 0.5,
+               "input": -2.0}
+    per = _with_input(quality)
+    summary, sig = summarise(per), paired_tests(per)
+    report = claims_report(summary, sig, None)
+    c0 = report[report.claim == "C0"]
+    trained = ["pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance"]
+    assert set(c0.task) == {"mri_recon"}  # pet_to_ct has no input rows: no C0 checks there
+    assert sorted(zip(c0.method_a, c0.metric, strict=True)) == sorted(
+        (m, metric) for m in trained for metric in ("ssim", "psnr", "mae"))
+    assert set(c0.method_b) == {"input"} and (c0.n_train_patients == 29).all()
+    assert (c0.verdict == "held").all() and _verdict(report, "C0") == "held"
+    assert (c0.p_value < 0.05).all()
+    # the Wilcoxon p-value of each check is the one paired_tests computed
+    for row in c0.itertuples():
+        hit = sig[(sig.task == row.task) & (sig.method_a == row.method_a) & (sig.method_b == "input")
+                  & (sig.metric == row.metric) & (sig.test == "wilcoxon")]
+        assert row.p_value == pytest.approx(float(hit.p_value.iloc[0]))
+    md = table1_markdown(summary, sig, report)
+    assert "beat doing nothing" in md and "input (do nothing)" in md
+
+
+def test_c0_not_held_when_a_method_is_worse_than_its_input() -> None:
+    quality = {"pix2pix": -3.0, "medgan": 0.4, "upgan": 1.0, "input": -1.0}
+    per = _with_input(quality, input_tasks=("mri_recon", "pet_to_ct"))
+    report = claims_report(summarise(per), paired_tests(per), None)
+    c0 = report[report.claim == "C0"]
+    assert set(c0.task) == {"mri_recon", "pet_to_ct"}
+    assert _verdict(report, "C0") == "not held"
+    failed = c0[c0.verdict != "held"]
+    assert set(failed.method_a) == {"pix2pix"} and len(failed) == 2 * 3
+    assert (c0[c0.method_a != "pix2pix"].verdict == "held").all()
+
+
+def test_no_input_rows_no_c0() -> None:
+    quality = {"medgan": 0.4, "upgan": 1.0}
+    _, _, report = _report(quality)
+    assert (report.claim == "C0").sum() == 0

@@ -1,4 +1,4 @@
-"""Evaluation figures render to non-empty PNGs (examples saved to /tmp/eval_*.png)."""
+"""Evaluation figures render to non-empty PNGs (in the test's tmp_path)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ def _save(fig, name: str, tmp_path: Path) -> Path:
 
     path = tmp_path / name
     fig.savefig(path, dpi=80)
-    fig.savefig(f"/tmp/{name}", dpi=80)
     plt.close(fig)
     assert path.stat().st_size > 5_000
     return path
@@ -66,7 +65,42 @@ def test_sweep_figure(tmp_path: Path) -> None:
                 rows.append({"task": task, "method": method, "n_train_patients": n, "n_subjects": 15,
                              "ssim_mean": 0.5 + 0.4 * q, "ssim_std": 0.03,
                              "psnr_mean": 15 + 12 * q, "psnr_std": 1.0,
-                             "mae_mean": 150 - 110 * q, "mae_std": 10.0})
+                             "mae_mean": 150 - 110 * q, "mae_std": 10.0,
+                             "bone_dice_mean": 0.4 + 0.5 * q if task == "pet_to_ct" else np.nan,
+                             "bone_dice_std": 0.05 if task == "pet_to_ct" else np.nan})
     fig = sweep_figure(pd.DataFrame(rows), "weak supervision")
     assert len(fig.axes) == 6
     _save(fig, "eval_sweep.png", tmp_path)
+
+
+def _history(method: str, network: str, updates: int, selected: int, maes: list[float], task: str = "mri_recon"):
+    steps = [round(i * updates / (len(maes) - 1)) for i in range(len(maes))]
+    return pd.DataFrame({"task": task, "method": method, "n_train_patients": 4, "seed": 0, "network": network,
+                         "updates": updates, "selected_step": selected, "step": steps, "val_mae": maes})
+
+
+def test_budget_table_and_convergence_figure(tmp_path: Path) -> None:
+    from upgan.reporting.convergence import BUDGET_COLUMNS, budget_table, convergence_figure
+
+    histories = [
+        _history("upgan", "fine_tune", 3, 3, [0.2, 0.15]),
+        _history("upgan", "phase_1", 4, 2, [0.3, 0.2, 0.25]),
+        _history("upgan", "phase_0", 4, 4, [0.5, 0.4, 0.3]),
+        _history("medgan", "generator", 4, 2, [0.5, 0.2, 0.3]),
+        _history("medgan", "feature_extractor", 2, 2, [0.1, 0.1]),
+        _history("pix2pix", "generator", 4, 4, [0.5, 0.3, 0.25]),
+    ]
+    table = budget_table(histories)
+    assert list(table.columns) == BUDGET_COLUMNS
+    assert list(zip(table.method, table.network, strict=True)) == [
+        ("medgan", "feature_extractor"), ("medgan", "generator"), ("pix2pix", "generator"),
+        ("upgan", "phase_0"), ("upgan", "phase_1"), ("upgan", "fine_tune")]
+    assert table.set_index(["method", "network"]).loc[("upgan", "phase_1"), "selected_step"] == 2
+    with pytest.raises(ValueError, match="two budgets"):
+        budget_table([*histories, _history("pix2pix", "generator", 5, 5, [0.5, 0.3])])
+    with pytest.raises(ValueError, match="lacks"):
+        budget_table([histories[0].drop(columns=["updates"])])
+    assert list(budget_table([]).columns) == BUDGET_COLUMNS
+    fig = convergence_figure(histories, input_mae=0.35, title="MRI recon")
+    assert len([ax for ax in fig.axes if ax.axison]) == 3  # one panel per method
+    _save(fig, "eval_convergence.png", tmp_path)

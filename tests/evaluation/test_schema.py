@@ -19,9 +19,10 @@ from upgan.evaluation import (
 )
 
 EXPECTED = {
-    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae"],
+    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae",
+                            "bone_dice", "out_of_range_fraction"],
     "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
-                "psnr_mean", "psnr_std", "mae_mean", "mae_std"],
+                "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std"],
     "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
                      "statistic", "p_value"],
     "uncertainty": ["task", "method", "n_train_patients", "phase", "mean_abs_error", "mean_sigma",

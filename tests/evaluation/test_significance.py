@@ -14,7 +14,7 @@ def _cell(task: str, method: str, n: int, values: dict[str, np.ndarray], ids=Non
     k = len(next(iter(values.values())))
     ids = ids if ids is not None else [f"s{i:02d}" for i in range(k)]
     return pd.DataFrame({"task": task, "method": method, "n_train_patients": n,
-                         "subject_id": ids, **values})
+                         "subject_id": ids, "bone_dice": np.nan, "out_of_range_fraction": 0.0, **values})
 
 
 def _planted(seed: int, effect: float, n_subjects: int = 15) -> pd.DataFrame:
@@ -103,3 +103,73 @@ def test_summarise_means_std_and_order() -> None:
                   & (summary.n_train_patients == 5)].iloc[0]
     assert row["psnr_mean"] == pytest.approx(one["psnr"].mean())
     assert row["mae_std"] == pytest.approx(np.std(one["mae"], ddof=1))
+
+
+# ---- the do-nothing reference `input` --------------------------------------------------------------
+def _with_input() -> pd.DataFrame:
+    """mri_recon: upgan, pix2pix, medgan and input; mri_motion: pix2pix and input only (no upgan);
+    pet_to_ct: upgan and medgan (no input). Subjects listed in different orders per method."""
+    rng = np.random.default_rng(11)
+    parts = []
+    k = 12
+    ids = [f"s{i:02d}" for i in range(k)]
+    for task, methods in (("mri_recon", ("upgan", "pix2pix", "medgan", "input")),
+                          ("mri_motion", ("pix2pix", "input")),
+                          ("pet_to_ct", ("upgan", "medgan"))):
+        for j, method in enumerate(methods):
+            q = {"upgan": 1.0, "pix2pix": 0.6, "medgan": 0.4, "input": 0.0}[method]
+            values = {"ssim": 0.6 + 0.2 * q + rng.normal(0, 0.01, k),
+                      "psnr": 20 + 5 * q + rng.normal(0, 0.5, k),
+                      "mae": 0.1 - 0.05 * q + rng.normal(0, 0.003, k)}
+            cell = _cell(task, method, 20, values, ids)
+            parts.append(cell.iloc[::-1] if j % 2 else cell)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_paired_tests_test_every_trained_method_against_input() -> None:
+    df = _with_input()
+    sig = paired_tests(df)
+    pairs = {(t, a, b) for t, a, b in zip(sig.task, sig.method_a, sig.method_b, strict=True)}
+    assert pairs == {
+        ("mri_recon", "upgan", "medgan"), ("mri_recon", "upgan", "pix2pix"),
+        ("mri_recon", "upgan", "input"), ("mri_recon", "pix2pix", "input"),
+        ("mri_recon", "medgan", "input"),
+        ("mri_motion", "pix2pix", "input"),  # no upgan: only the test against input
+        ("pet_to_ct", "upgan", "medgan"),  # no input: no test against it
+    }
+    assert "input" not in set(sig.method_a)
+    assert len(sig) == 7 * 3 * 2  # pairs x metrics x tests
+    # values: paired by subject_id, statistic of a - b
+    for task, method in (("mri_recon", "pix2pix"), ("mri_motion", "pix2pix"), ("mri_recon", "upgan")):
+        a = df[(df.task == task) & (df.method == method)].set_index("subject_id").sort_index()
+        b = df[(df.task == task) & (df.method == "input")].set_index("subject_id").sort_index()
+        for metric in ("ssim", "psnr", "mae"):
+            rows = sig[(sig.task == task) & (sig.method_a == method) & (sig.method_b == "input")
+                       & (sig.metric == metric)].set_index("test")
+            assert rows.loc["wilcoxon", "p_value"] == pytest.approx(stats.wilcoxon(a[metric], b[metric]).pvalue)
+            t = stats.ttest_rel(a[metric], b[metric])
+            assert rows.loc["paired_t", "statistic"] == pytest.approx(t.statistic)
+            assert rows.loc["paired_t", "p_value"] == pytest.approx(t.pvalue)
+            assert (rows.loc["paired_t", "statistic"] > 0) == (metric != "mae")  # the method is better
+
+
+def test_input_on_different_subjects_is_an_error() -> None:
+    df = _with_input()
+    df.loc[(df.task == "mri_motion") & (df.method == "input") & (df.subject_id == "s03"), "subject_id"] = "s99"
+    with pytest.raises(ValueError, match="pix2pix and input were evaluated on different subjects"):
+        paired_tests(df)
+
+
+def test_summarise_bone_dice_only_where_present() -> None:
+    df = _with_input()
+    ct = df.task == "pet_to_ct"
+    df.loc[ct, "bone_dice"] = np.tile(np.linspace(0.5, 0.8, 12), 2)
+    df.loc[ct & (df.method == "medgan") & (df.subject_id == "s00"), "bone_dice"] = np.nan
+    summary = summarise(df).set_index(["task", "method"])
+    assert summary.loc[("mri_recon", "input"), ["bone_dice_mean", "bone_dice_std"]].isna().all()
+    values = np.linspace(0.5, 0.8, 12)
+    assert summary.loc[("pet_to_ct", "upgan"), "bone_dice_mean"] == pytest.approx(values.mean())
+    assert summary.loc[("pet_to_ct", "upgan"), "bone_dice_std"] == pytest.approx(values.std(ddof=1))
+    # a subject without a value is left out of the mean, not counted as 0
+    medgan = df[ct & (df.method == "medgan")].set_index("subject_id")["bone_dice"].dropna()
+    assert summary.loc[("pet_to_ct", "medgan"), "bone_dice_mean"] == pytest.approx(medgan.mean())

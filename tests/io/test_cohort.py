@@ -1,10 +1,21 @@
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import nibabel as nib
 import numpy as np
 import pytest
 
-from upgan.io.cohort import CohortError, discover_cohort, ixi_orient, ras_affine
+from upgan.io.cohort import (
+    CohortError,
+    SyntheticCohortSpec,
+    discover_cohort,
+    ixi_orient,
+    ras_affine,
+    write_synthetic_cohort,
+)
 from upgan.io.nifti import VolumeError
 
 
@@ -75,3 +86,70 @@ def test_ixi_orientation_maps_to_the_same_world_points():
         world = affine @ np.array([*ijk, 1.0])
         back = np.linalg.solve(stored_affine, world)[:3].round().astype(int)
         assert stored[tuple(back)] == data[ijk]
+
+
+def test_file_names_match_case_insensitively(tmp_path):
+    _vol(tmp_path / "petct" / "s1" / "PET.nii.gz")
+    _vol(tmp_path / "petct" / "s1" / "CT.NII.GZ")
+    index = discover_cohort(tmp_path / "petct", "pet_ct")
+    assert sorted(index["modality"]) == ["ct", "pet"]
+    _vol(tmp_path / "ixi" / "IXI002-Guys-0828-t1.nii.gz")
+    _vol(tmp_path / "ixi" / "IXI012-HH-1211-T1.NII")
+    index = discover_cohort(tmp_path / "ixi", "ixi_t1")
+    assert index["subject_id"].tolist() == ["IXI002-Guys-0828", "IXI012-HH-1211"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "names"),
+    [
+        ("pet_ct", ["s1/pet.nii", "s1/pet.nii.gz", "s1/ct.nii.gz"]),
+        ("ixi_t1", ["IXI002-Guys-0828-T1.nii", "IXI002-Guys-0828-T1.nii.gz"]),
+    ],
+)
+def test_the_same_volume_twice_is_refused_naming_both_files(tmp_path, layout, names):
+    for name in names:
+        _vol(tmp_path / name)
+    with pytest.raises(CohortError) as error:
+        discover_cohort(tmp_path, layout)
+    message = str(error.value)
+    assert names[0].split("/")[-1] in message and names[1].split("/")[-1] in message
+    assert "\n" not in message
+
+
+def test_hidden_files_are_skipped_and_counted(tmp_path, caplog):
+    _vol(tmp_path / "ixi" / "IXI002-Guys-0828-T1.nii.gz")
+    (tmp_path / "ixi" / "._IXI002-Guys-0828-T1.nii.gz").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    _vol(tmp_path / "petct" / "s1" / "pet.nii.gz")
+    _vol(tmp_path / "petct" / "s1" / "ct.nii.gz")
+    (tmp_path / "petct" / "s1" / "._pet.nii.gz").write_bytes(b"\x00\x05\x16\x07")
+    (tmp_path / "petct" / ".DS_Store").write_bytes(b"\x00")
+    with caplog.at_level("INFO", logger="upgan.io.cohort"):
+        assert discover_cohort(tmp_path / "ixi", "ixi_t1")["subject_id"].tolist() == ["IXI002-Guys-0828"]
+        assert len(discover_cohort(tmp_path / "petct", "pet_ct")) == 2
+    skipped = [r.getMessage() for r in caplog.records if "hidden" in r.getMessage()]
+    assert len(skipped) == 2 and "1 hidden" in skipped[0] and "2 hidden" in skipped[1]
+
+
+def test_stale_staging_folders_of_a_killed_generation_are_removed(tmp_path, caplog):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = tmp_path / ".pet_ct-k1ll3d_0"  # a generation whose process is gone
+    (killed / "sub-000").mkdir(parents=True)
+    (killed / ".upgan-staging.json").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    legacy = tmp_path / ".pet_ct-abcd1234"  # left by an older upgan (no owner file), long ago
+    (legacy / "sub-003").mkdir(parents=True)
+    os.utime(legacy, (1e9, 1e9))
+    running = tmp_path / ".pet_ct-runn1ng_"  # a generation still running in this process
+    running.mkdir()
+    (running / ".upgan-staging.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    others = [tmp_path / ".pet_ct-backup", tmp_path / ".ixi_t1-abcd1234", tmp_path / "pet_ct-abcd1234"]
+    for folder in others:
+        folder.mkdir()
+    spec = SyntheticCohortSpec("pet_ct", 1, 0, {"shape": [32, 32, 16], "spacing_mm": [7.0, 7.0, 8.0]})
+    with caplog.at_level("INFO", logger="upgan.io.cohort"):
+        write_synthetic_cohort(tmp_path / "pet_ct", spec, progress=False)
+    assert not killed.exists() and not legacy.exists()
+    assert running.exists() and all(folder.exists() for folder in others)
+    removed = [r.getMessage() for r in caplog.records if "Removed" in r.getMessage()]
+    assert len(removed) == 2 and any(str(killed) in m for m in removed) and any(str(legacy) in m for m in removed)
+    assert not (tmp_path / "pet_ct" / ".upgan-staging.json").exists()

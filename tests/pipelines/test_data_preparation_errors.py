@@ -66,11 +66,15 @@ def test_pet_ct_grid_mismatch_is_caught_at_indexing(tmp_path):
 
 
 def test_split_needs_enough_subjects_and_known_keys(tmp_path):
-    index = nodes.index_cohort("pet_to_ct", {"pet_ct": {"source": str(_user_pet_ct(tmp_path / "p", n=3))}}, {})
-    with pytest.raises(ValueError, match="needs 8 subjects.*has 3"):
-        nodes.split_cohort(index, {"train": 4, "val": 1, "test": 3, "seed": 0})
-    with pytest.raises(ValueError, match="unknown split parameter"):
-        nodes.split_cohort(index, {"train": 1, "val": 1, "test": 1, "seed": 0, "tets": 1})
+    folder = _user_pet_ct(tmp_path / "p", n=3)
+    cohorts = {"pet_ct": {"source": str(folder)}}
+    index = nodes.index_cohort("pet_to_ct", cohorts, {})
+    with pytest.raises(ValueError, match="needs 8 subjects.*has 3") as error:
+        nodes.split_cohort("pet_to_ct", index, {"train": 4, "val": 1, "test": 3, "seed": 0}, cohorts)
+    assert "task pet_to_ct" in str(error.value) and f"cohort folder {folder}" in str(error.value)
+    assert "pet_to_ct.split" in str(error.value)
+    with pytest.raises(ValueError, match="unknown parameter pet_to_ct.split.tets"):
+        nodes.split_cohort("pet_to_ct", index, {"train": 1, "val": 1, "test": 1, "seed": 0, "tets": 1}, cohorts)
 
 
 def test_generator_refuses_to_overwrite_user_data(tmp_path):

@@ -1,16 +1,22 @@
 """evaluation + reporting end to end on the test env: the results contract, Table 1, figures,
 NIfTI predictions, and MLflow child runs that reproduce summary.csv."""
 
+from pathlib import Path
+
 import mlflow
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from upgan.evaluation import CONTRACT_COLUMNS
 
 TASKS = ("pet_to_ct", "mri_recon", "mri_motion")
+MRI_TASKS = ("mri_recon", "mri_motion")  # input on the target's scale: the `input` reference
 METHODS = ("pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance")
+PROJECT = Path(__file__).resolve().parents[2]
+TEST_TRAINING = yaml.safe_load((PROJECT / "conf" / "test" / "parameters_training.yml").read_text())
 
 
 @pytest.mark.parametrize("name", ["metrics_per_subject", "summary", "significance", "uncertainty"])
@@ -23,14 +29,15 @@ def test_contract_files_have_exact_columns(default_run, name):
 def test_every_cell_is_in_the_results(default_run):
     metrics = pd.read_csv(default_run / "08_reporting" / "metrics_per_subject.csv")
     cells = set(zip(metrics.task, metrics.method, strict=True))
-    assert cells == {(t, m) for t in TASKS for m in METHODS}
+    assert cells == {(t, m) for t in TASKS for m in METHODS} | {(t, "input") for t in MRI_TASKS}
     assert (metrics.groupby(["task", "method"]).size() == 3).all()  # 3 test subjects each
     assert metrics["n_train_patients"].eq(4).all()
     summary = pd.read_csv(default_run / "08_reporting" / "summary.csv")
-    assert len(summary) == 15
+    assert len(summary) == 15 + 2
     significance = pd.read_csv(default_run / "08_reporting" / "significance.csv")
-    assert set(significance.method_a) == {"upgan"}
-    assert set(significance.method_b) == set(METHODS) - {"upgan"}
+    upgan_rows = significance[significance.method_a == "upgan"]
+    assert set(upgan_rows.method_b) == (set(METHODS) - {"upgan"}) | {"input"}
+    assert set(significance.method_a) == set(METHODS)  # every trained method against input
     assert set(significance.test) == {"wilcoxon", "paired_t"}
     uncertainty = pd.read_csv(default_run / "08_reporting" / "uncertainty.csv")
     assert set(uncertainty.method) == {"upgan", "upgan_no_guidance"}
@@ -80,11 +87,83 @@ def test_summary_can_be_rebuilt_from_mlflow(default_run):
     })
     rebuilt["n_subjects"] = rebuilt["n_subjects"].astype(int)
     rebuilt = rebuilt[CONTRACT_COLUMNS["summary"]].sort_values(["task", "method"]).reset_index(drop=True)
-    expected = summary.sort_values(["task", "method"]).reset_index(drop=True)
+    # the trained cells have MLflow runs; the do-nothing `input` reference trains nothing
+    trained = summary[summary.method != "input"]
+    expected = trained.sort_values(["task", "method"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(rebuilt, expected, check_exact=False, rtol=1e-6)
     artifacts = mlflow.tracking.MlflowClient().list_artifacts(latest.iloc[0].run_id, "figures")
     assert any(a.path.startswith("figures/methods_") for a in artifacts)
 
+
+
+def test_input_reference_rows_for_the_mri_tasks_only(default_run):
+    """The do-nothing `input` is scored for the tasks whose input is on the target's scale, on
+    the same test subjects as the trained methods, and tested against every trained method."""
+    reporting = default_run / "08_reporting"
+    metrics = pd.read_csv(reporting / "metrics_per_subject.csv")
+    summary = pd.read_csv(reporting / "summary.csv")
+    significance = pd.read_csv(reporting / "significance.csv")
+    for table in (metrics, summary):
+        assert set(table.loc[table.method == "input", "task"]) == set(MRI_TASKS)
+    for task in MRI_TASKS:
+        cell = metrics[metrics.task == task]
+        assert set(cell.loc[cell.method == "input", "subject_id"]) == set(cell.loc[cell.method == "upgan", "subject_id"])
+        against = significance[(significance.task == task) & (significance.method_b == "input")]
+        assert set(against.method_a) == set(METHODS)
+        assert len(against) == len(METHODS) * 3 * 2  # methods x metrics x tests
+    assert significance[significance.task == "pet_to_ct"].method_b.ne("input").all()
+    claims = pd.read_csv(reporting / "claims.csv")
+    c0 = claims[claims.claim == "C0"]
+    assert set(c0.task) == set(MRI_TASKS) and set(c0.method_b) == {"input"}
+    assert len(c0) == len(MRI_TASKS) * len(METHODS) * 3
+
+
+def test_bone_dice_and_out_of_range_columns(default_run):
+    metrics = pd.read_csv(default_run / "08_reporting" / "metrics_per_subject.csv")
+    ct = metrics.task == "pet_to_ct"
+    assert metrics.loc[ct, "bone_dice"].between(0, 1).all()  # filled for PET->CT
+    assert metrics.loc[~ct, "bone_dice"].isna().all()  # empty for MRI
+    assert metrics["out_of_range_fraction"].between(0, 1).all()
+    summary = pd.read_csv(default_run / "08_reporting" / "summary.csv")
+    assert summary.loc[summary.task == "pet_to_ct", "bone_dice_mean"].notna().all()
+    assert summary.loc[summary.task != "pet_to_ct", ["bone_dice_mean", "bone_dice_std"]].isna().all().all()
+
+
+def _expected_networks(method: str) -> list[str]:
+    n_phases = TEST_TRAINING["upgan"]["n_phases"]
+    if method.startswith("upgan"):
+        return [f"phase_{m}" for m in range(n_phases)] + ["fine_tune"]
+    return (["feature_extractor"] if method == "medgan" else []) + ["generator"]
+
+
+def test_budget_table_one_row_per_trained_network(default_run):
+    """budget.csv: every trained network once; generators and phases make training.steps
+    updates, the fine-tuning upgan.fine_tune.steps, MedGAN's extractor its own steps (all read
+    from conf/test); the kept step lies within the updates made."""
+    budget = pd.read_csv(default_run / "08_reporting" / "budget.csv")
+    assert list(budget.columns) == ["task", "method", "n_train_patients", "seed", "network", "updates",
+                                    "selected_step"]
+    rows = sorted(zip(budget.task, budget.method, budget.network, strict=True))
+    assert rows == sorted((t, m, n) for t in TASKS for m in METHODS for n in _expected_networks(m))
+    steps = TEST_TRAINING["training"]["steps"]
+    fine_tune = TEST_TRAINING["upgan"]["fine_tune"]["steps"]
+    extractor = TEST_TRAINING["baselines"]["medgan"]["feature_extractor"]["steps"]
+    expected = {"generator": steps, "fine_tune": fine_tune, "feature_extractor": extractor}
+    for row in budget.itertuples():
+        assert row.updates == expected.get(row.network, steps), row  # phase_<m>: steps
+        assert 0 <= row.selected_step <= row.updates, row
+    assert budget["n_train_patients"].eq(4).all()
+    # the kept step of a phase is its history's best validation step
+    history = pd.read_csv(default_run / "06_models" / "pet_to_ct" / "upgan" / "n04" / "history_phase_0.csv")
+    kept = budget[(budget.task == "pet_to_ct") & (budget.method == "upgan") & (budget.network == "phase_0")]
+    best = history.loc[history["val_mae"].idxmin(), "step"]
+    assert int(kept.selected_step.iloc[0]) == int(best)
+
+
+def test_convergence_figures(default_run):
+    figures = default_run / "08_reporting" / "figures"
+    for task in TASKS:
+        assert (figures / f"convergence_{task}.png").stat().st_size > 10_000
 
 
 def test_node_times_are_recorded(kedro_project, tmp_path):

@@ -1,13 +1,19 @@
 """training end to end on the test env: bundles, histories, MLflow child runs, phase summary."""
 
+from pathlib import Path
+
 import mlflow
 import pandas as pd
+import yaml
 import pytest
 import torch
 
 from upgan.io.bundle import load_bundle
 from upgan.io.datasets import SliceSetDataset
 from upgan.models import UPGAN, UncertaintyUNet, cascade_config_from_dict
+
+PROJECT = Path(__file__).resolve().parents[2]
+TEST_TRAINING = yaml.safe_load((PROJECT / "conf" / "test" / "parameters_training.yml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +28,15 @@ def test_bundles_and_histories_are_written(trained):
         assert bundle.prefixes() == ["discriminator", "generator"]
         assert bundle.config["phase"] == m
         history = pd.read_csv(cell / f"history_phase_{m}.csv")
-        assert {"epoch", "g_loss", "d_loss", "val_mae"} <= set(history.columns)
+        assert list(history.columns[:8]) == ["task", "method", "n_train_patients", "seed", "network",
+                                             "updates", "selected_step", "step"]
+        assert {"g_loss", "d_loss", "val_mae"} <= set(history.columns)
+        assert (history["network"] == f"phase_{m}").all() and (history["method"] == "upgan").all()
+        steps, val_every = TEST_TRAINING["training"]["steps"], TEST_TRAINING["training"]["val_every"]
+        assert history["step"].tolist() == [*range(0, steps, val_every), steps]
+        assert (history["updates"] == steps).all()
+        kept = int(history["selected_step"].iloc[0])
+        assert history.loc[history["step"] == kept, "val_mae"].iloc[0] == history["val_mae"].min()
     model = load_bundle(cell / "model.safetensors")
     assert model.config["task"] == "pet_to_ct" and model.config["n_train_patients"] == 4
     assert model.config["preparation"]["slice_size"] == 32
@@ -66,6 +80,7 @@ def test_one_tagged_child_run_per_cell(trained):
     assert run["tags.mlflow.parentRunId"]
     client = mlflow.tracking.MlflowClient()
     history = client.get_metric_history(run.run_id, "phase_0/val_mae")
-    assert len(history) == 1
+    steps, val_every = TEST_TRAINING["training"]["steps"], TEST_TRAINING["training"]["val_every"]
+    assert sorted(m.step for m in history) == [*range(0, steps, val_every), steps]  # MLflow step = updates
     artifacts = [a.path for a in client.list_artifacts(run.run_id, "figures")]
     assert "figures/phases_pet_to_ct.upgan.n04.png" in artifacts

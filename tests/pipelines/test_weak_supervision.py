@@ -38,6 +38,28 @@ def test_sweep_writes_the_contract_files_figure_and_tables(sweep):
     assert (out / "figures" / "figure4.png").stat().st_size > 20_000
 
 
+def test_sweep_budget_is_the_same_for_every_patient_count(sweep):
+    """Every cell makes training.steps updates per generator / phase (conf/test), whatever its
+    number of training patients."""
+    from pathlib import Path
+
+    import yaml
+
+    conf = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "test" / "parameters_training.yml")
+                          .read_text())
+    budget = pd.read_csv(sweep / "08_reporting" / "weak_supervision" / "budget.csv")
+    n_phases = conf["upgan"]["n_phases"]
+    expected = {("pix2pix", n, "generator") for _, n in CELLS}
+    expected |= {("upgan", n, f"phase_{m}") for _, n in CELLS for m in range(n_phases)}
+    expected |= {("upgan", n, "fine_tune") for _, n in CELLS}
+    assert set(zip(budget.method, budget.n_train_patients, budget.network, strict=True)) == expected
+    assert len(budget) == len(expected)
+    fine = budget.network == "fine_tune"
+    assert (budget.loc[~fine, "updates"] == conf["training"]["steps"]).all()
+    assert (budget.loc[fine, "updates"] == conf["upgan"]["fine_tune"]["steps"]).all()
+    assert ((0 <= budget.selected_step) & (budget.selected_step <= budget.updates)).all()
+
+
 def test_subsets_are_nested_and_test_subjects_shared(sweep):
     models = sweep / "06_models" / "pet_to_ct"
     small = load_bundle(models / "upgan" / "n02" / "model.safetensors").config["train_subjects"]
@@ -88,3 +110,48 @@ def test_bad_grids_fail_before_training(kedro_project, tmp_path, grid, message):
     with pytest.raises(Exception, match=message):
         _run(kedro_project, root, runtime_params={"data_root": str(root), "weak_supervision": grid})
     assert not list(root.rglob("*.pt"))
+
+
+@pytest.fixture
+def structure_params():
+    """Activate a parameter set for :mod:`upgan.structure` (the test env's, changed), restored after."""
+    from kedro.config import OmegaConfigLoader
+
+    from upgan import structure
+    from upgan.settings import CONFIG_LOADER_ARGS
+
+    saved = dict(structure._active)
+    loader = OmegaConfigLoader(conf_source=str(structure.PROJECT_ROOT / "conf"), env="test", **CONFIG_LOADER_ARGS)
+    base = dict(loader["parameters"])
+
+    def activate(**changes):
+        structure.activate("test", {**base, **changes})
+
+    yield activate
+    structure._active.update(saved)
+
+
+def test_sweep_follows_the_configured_tasks(structure_params, caplog):
+    from upgan.pipeline_registry import register_pipelines
+
+    structure_params(tasks=["mri_recon", "mri_motion"])  # the sweep still names pet_to_ct
+    with caplog.at_level("WARNING", logger="upgan.structure"):
+        pipelines = register_pipelines()
+    assert [n.name for n in pipelines["weak_supervision"].nodes] == ["weak_supervision.no_sweep"]
+    assert {n.namespace.split(".")[0] for n in pipelines["__default__"].nodes if n.namespace} == {
+        "mri_recon", "mri_motion"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings and all("weak_supervision.tasks" in w and "`tasks`" in w and "pet_to_ct" in w for w in warnings)
+    structure_params(tasks=["mri_recon", "pet_to_ct"], weak_supervision={"tasks": ["pet_to_ct", "mri_motion"],
+                                                                         "counts": [2], "methods": ["upgan"]})
+    sweep = register_pipelines()["weak_supervision"]
+    assert {n.namespace.split(".")[0] for n in sweep.nodes if n.namespace} == {"pet_to_ct", "weak_supervision"}
+
+
+def test_runs_work_when_the_tasks_leave_the_sweep_empty(kedro_project, tmp_path):
+    root = tmp_path / "data"
+    restricted = {"data_root": str(root), "tasks": ["mri_recon", "mri_motion"]}
+    kedro_project(pipeline_names=["data_preparation"], namespaces=["mri_recon"], runtime_params=restricted)
+    assert (root / "05_model_input" / "mri_recon" / "train.npz").exists()
+    with pytest.raises(ValueError, match=r"weak_supervision.tasks \['pet_to_ct'\].*`tasks` \['mri_recon', 'mri_motion'\]"):
+        _run(kedro_project, root, runtime_params=restricted)

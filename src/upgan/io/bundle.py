@@ -19,6 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from upgan.io.files import publish_file
+
 METADATA_KEY = "upgan"
 
 
@@ -60,6 +62,7 @@ def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
     os.close(fd)
     try:
         save_file(bundle.tensors, tmp, metadata={METADATA_KEY: json.dumps(bundle.config)})
+        publish_file(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -16,8 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from upgan.io.files import publish_dir
 from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_header, save_nifti
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,10 @@ LAYOUTS = ("pet_ct", "ixi_t1")
 STAMP_FILE = "synthetic_cohort.json"
 PET_CT_MODALITIES = ("pet", "ct")
 IXI_SUFFIX = "-T1.nii.gz"
+STAGING_OWNER = ".upgan-staging.json"
+"""Written into a generation's staging folder: the generating process (pid, host)."""
+STAGING_GRACE_S = 60.0
+"""A staging folder without an owner file is stale once it is this old (seconds)."""
 
 
 class CohortError(ValueError):
@@ -71,22 +79,27 @@ def _header_row(subject_id: str, modality: str, path: Path) -> dict[str, Any]:
 def discover_cohort(root: str | Path, layout: str, resample_ct_to_pet: bool = False) -> pd.DataFrame:
     """List and check the volumes of a cohort folder without loading their voxels.
 
+    File names match in any letter case (``PET.nii.gz``, ``x-t1.NII``); hidden files and folders
+    (names starting with ``.``, e.g. macOS ``._`` files) are skipped and counted in the log.
+
     Returns a table with one row per volume: ``subject_id, modality, path, shape, affine, axcodes``
     (shape and affine as JSON). Raises :class:`CohortError` or :class:`VolumeError` naming the
-    folder or file for a missing folder, no matching files, an incomplete PET/CT pair, an
-    unreadable header, non-3D data, or (unless ``resample_ct_to_pet``) a PET/CT pair whose shapes
-    or affines differ.
+    folder or file for a missing folder, no matching files, the same volume twice (e.g. as
+    ``.nii`` and ``.nii.gz``), an incomplete PET/CT pair, an unreadable header, non-3D data, or
+    (unless ``resample_ct_to_pet``) a PET/CT pair whose shapes or affines differ.
     """
     check_layout(layout)
     root = Path(root)
     if not root.is_dir():
         raise CohortError(f"cohort folder {root} does not exist (layout {layout!r})")
     rows: list[dict[str, Any]] = []
+    hidden = 0
     if layout == "pet_ct":
-        subjects = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for subject in subjects:
-            files = {m: _find_modality(subject, m) for m in PET_CT_MODALITIES}
-            missing = [m for m, f in files.items() if f is None]
+        entries, hidden = _visible(root)
+        for subject in sorted(p for p in entries if p.is_dir()):
+            files, n_hidden = _pet_ct_files(subject)
+            hidden += n_hidden
+            missing = [m for m in PET_CT_MODALITIES if m not in files]
             if len(missing) == 2:
                 continue
             if missing:
@@ -100,20 +113,65 @@ def discover_cohort(root: str | Path, layout: str, resample_ct_to_pet: bool = Fa
             rows.extend(pair)
         expected = "<subject>/pet.nii.gz and <subject>/ct.nii.gz"
     else:
-        for path in sorted(root.glob(f"*{IXI_SUFFIX}")) + sorted(root.glob("*-T1.nii")):
-            rows.append(_header_row(path.name.rsplit("-T1.nii", 1)[0], "t1", path))
+        entries, hidden = _visible(root)
+        found: dict[str, Path] = {}
+        for path in sorted(p for p in entries if p.is_file()):
+            subject = _ixi_subject(path.name)
+            if subject is not None:
+                _add_unique(found, subject.lower(), path, f"subject {subject}")
+        rows = [_header_row(_ixi_subject(p.name) or "", "t1", p) for p in found.values()]
+        rows.sort(key=lambda row: row["subject_id"])
         expected = "IXI-style <subject>-T1.nii.gz files"
+    if hidden:
+        logger.info("Skipped %d hidden file(s) (names starting with '.') in %s", hidden, root)
     if not rows:
         raise CohortError(f"no volumes found in {root}: expected {expected} (layout {layout!r})")
     return pd.DataFrame(rows)
 
 
-def _find_modality(subject: Path, modality: str) -> Path | None:
+def _visible(folder: Path) -> tuple[list[Path], int]:
+    """The entries of ``folder`` whose names do not start with '.', and how many do."""
+    entries = list(folder.iterdir())
+    shown = [p for p in entries if not p.name.startswith(".")]
+    return shown, len(entries) - len(shown)
+
+
+def _nifti_stem(name: str) -> str | None:
+    """``name`` without its NIfTI suffix (any letter case), or None for other files."""
+    lower = name.lower()
     for suffix in (".nii.gz", ".nii"):
-        candidate = subject / f"{modality}{suffix}"
-        if candidate.exists():
-            return candidate
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
     return None
+
+
+def _ixi_subject(name: str) -> str | None:
+    """The subject id of an IXI-style ``<subject>-T1.nii[.gz]`` name, or None."""
+    stem = _nifti_stem(name)
+    if stem is None or not stem.lower().endswith("-t1") or len(stem) == 3:
+        return None
+    return stem[:-3]
+
+
+def _add_unique(found: dict[str, Path], key: str, path: Path, what: str) -> None:
+    """Record ``path`` under ``key``; refuse a second file for the same ``what``."""
+    if key in found:
+        raise CohortError(
+            f"{what} has two files, {found[key]} and {path}: keep one of them (e.g. delete the "
+            ".nii or the .nii.gz copy)"
+        )
+    found[key] = path
+
+
+def _pet_ct_files(subject: Path) -> tuple[dict[str, Path], int]:
+    """The PET and CT files of a subject folder (by modality) and how many hidden files it has."""
+    entries, hidden = _visible(subject)
+    files: dict[str, Path] = {}
+    for path in sorted(p for p in entries if p.is_file()):
+        stem = _nifti_stem(path.name)
+        if stem is not None and stem.lower() in PET_CT_MODALITIES:
+            _add_unique(files, stem.lower(), path, f"{subject}: {stem.lower().upper()}")
+    return files, hidden
 
 
 def _check_same_grid(subject: Path, pet: Mapping[str, Any], ct: Mapping[str, Any]) -> None:
@@ -206,6 +264,47 @@ def is_synthetic_cohort(root: str | Path) -> bool:
     return (Path(root) / STAMP_FILE).exists()
 
 
+def _staging_name(root: Path) -> re.Pattern[str]:
+    """Names of the staging folders of ``root``: ``mkdtemp(prefix=".<root name>-")``."""
+    return re.compile(rf"\.{re.escape(root.name)}-[a-z0-9_]{{8}}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _is_stale(staging: Path) -> bool:
+    """True for the staging folder of a generation that was killed (its process is gone)."""
+    try:
+        owner = json.loads((staging / STAGING_OWNER).read_text())
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except (OSError, ValueError, KeyError, TypeError):  # no owner yet, or an older upgan's
+        return time.time() - staging.stat().st_mtime > STAGING_GRACE_S
+    return host == socket.gethostname() and not _pid_alive(pid)
+
+
+def remove_stale_staging(root: str | Path) -> list[Path]:
+    """Delete the staging folders that killed generations of ``root`` left beside it (only
+    upgan's own ``.<root name>-XXXXXXXX`` folders whose process is gone); each is logged."""
+    root = Path(root)
+    if not root.parent.is_dir():
+        return []
+    pattern = _staging_name(root)
+    removed = []
+    for entry in sorted(root.parent.iterdir()):
+        if pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink() and _is_stale(entry):
+            shutil.rmtree(entry)
+            logger.info("Removed %s, the staging folder of an interrupted cohort generation", entry)
+            removed.append(entry)
+    return removed
+
+
 def write_synthetic_cohort(
     root: str | Path,
     spec: SyntheticCohortSpec,
@@ -215,13 +314,15 @@ def write_synthetic_cohort(
     """Generate ``spec`` into ``root`` unless an identical cohort is already there.
 
     The cohort is written into a temporary sibling folder and moved into place when complete,
-    so an interrupted run never leaves a half-written cohort that looks valid. A non-empty
+    so an interrupted run never leaves a half-written cohort that looks valid; the staging
+    folders that killed runs left behind are removed first (:func:`remove_stale_staging`). A non-empty
     ``root`` that was not generated by upgan is refused: it may be user data.
     """
     check_layout(spec.layout)
     if spec.n_subjects < 1:
         raise CohortError(f"n_subjects must be >= 1, got {spec.n_subjects}")
     root = Path(root)
+    remove_stale_staging(root)
     stamp = root / STAMP_FILE
     if stamp.exists():
         if json.loads(stamp.read_text()) == spec.fingerprint():
@@ -236,6 +337,9 @@ def write_synthetic_cohort(
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
     try:
+        publish_dir(staging)  # mkdtemp's folder is private (0700): give it the umask's mode
+        owner = staging / STAGING_OWNER
+        owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
         indices = range(spec.n_subjects)
         bar = tqdm(total=spec.n_subjects, desc=f"simulate {spec.layout}", disable=not progress)
         if n_workers > 1:
@@ -248,6 +352,7 @@ def write_synthetic_cohort(
                 bar.update()
         bar.close()
         (staging / STAMP_FILE).write_text(json.dumps(spec.fingerprint(), indent=2))
+        owner.unlink()
         if root.exists():
             shutil.rmtree(root)
         os.replace(staging, root)
@@ -267,6 +372,7 @@ __all__ = [
     "is_nifti_path",
     "is_synthetic_cohort",
     "ras_affine",
+    "remove_stale_staging",
     "synthetic_subject_id",
     "write_synthetic_cohort",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
 from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
+from upgan.io.files import publish_file
 from upgan.io.nifti import NiftiVolume, load_nifti, save_nifti
 from upgan.preparation.prepare import SliceSet
 
@@ -38,6 +39,7 @@ def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.close(fd)
     try:
         np.savez(tmp, **arrays)
+        publish_file(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

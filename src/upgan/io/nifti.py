@@ -10,6 +10,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from upgan.io.files import publish_file
+
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
@@ -43,8 +45,8 @@ class NiftiVolume:
 
 
 def is_nifti_path(path: str | Path) -> bool:
-    """True for ``.nii`` and ``.nii.gz`` file names."""
-    return str(path).endswith(NIFTI_SUFFIXES)
+    """True for ``.nii`` and ``.nii.gz`` file names (in any letter case)."""
+    return str(path).lower().endswith(NIFTI_SUFFIXES)
 
 
 def validate_volume(data: np.ndarray, source: str) -> np.ndarray:
@@ -110,11 +112,12 @@ def save_nifti(volume: NiftiVolume, path: str | Path, dtype: type = np.float32) 
     if not is_nifti_path(path):
         raise VolumeError(f"{path}: output must end in .nii or .nii.gz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if str(path).endswith(".nii.gz") else ".nii"
+    suffix = ".nii.gz" if str(path).lower().endswith(".nii.gz") else ".nii"
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         nib.save(to_nifti_image(volume, dtype), tmp)
+        publish_file(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

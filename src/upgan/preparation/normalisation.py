@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 VALID_RANGE: tuple[float, float] = (0.0, 1.0)
 """Valid range of the normalised scale (the CT window; T1 and PET over their robust maximum):
 predictions are clipped to it before scoring and writing."""

@@ -127,6 +127,10 @@ class StageConfig:
         val_every: validate (and checkpoint) every this many generator updates, at the start
             (step 0) and at the end; the weights with the lowest validation MAE are kept.
             ``None``: only at the start and the end.
+        keep_initial: whether the step-0 weights may be kept. False (the default) for stages
+            that start from fresh networks: their step-0 record is drawn for reference only, so
+            an untrained network (with residual learning, the identity) is never selected. True
+            for stages that start from trained weights (fine-tuning may keep them).
     """
 
     name: str = "stage"
@@ -144,6 +148,7 @@ class StageConfig:
     log_every_n_steps: int = 50
     generator_steps_per_iteration: int = 1
     val_every: int | None = None
+    keep_initial: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -286,11 +291,14 @@ class TrainingHistory:
         return {}
 
 
-def select_best(records: list[dict[str, float]], key: str = "val_mae") -> int:
+def select_best(records: list[dict[str, float]], key: str = "val_mae", keep_initial: bool = True) -> int:
     """Step of the record with the lowest finite ``key`` (the earliest on ties); the last
-    record's step when none has a finite value (e.g. no validation data)."""
+    record's step when none has a finite value (e.g. no validation data). Without
+    ``keep_initial`` the step-0 record is not eligible (unless it is the only one)."""
     best_step, best_value = None, math.inf
     for record in records:
+        if not keep_initial and int(record["step"]) == 0 and len(records) > 1:
+            continue
         value = record.get(key, math.nan)
         if math.isfinite(value) and value < best_value:
             best_step, best_value = int(record["step"]), value
@@ -525,7 +533,7 @@ def train_stage(
 
     def finish() -> TrainingHistory:
         history.updates = g_count
-        history.selected_step = select_best(history.records)
+        history.selected_step = select_best(history.records, keep_initial=config.keep_initial)
         if best["g"] is not None and best["step"] == history.selected_step:
             _load(g_modules, best["g"])
             _load(d_modules, best["d"])
@@ -576,7 +584,8 @@ def train_stage(
             record.update(evaluate(method, val_x, val_y, max(config.batch_size, VALIDATION_BATCH),
                                    device, config.bf16))
             method.set_train_mode(True)
-            if record["val_mae"] < best["mae"]:
+            eligible = g_count > 0 or config.keep_initial
+            if eligible and record["val_mae"] < best["mae"]:
                 best.update(step=g_count, mae=record["val_mae"], g=_states(g_modules), d=_states(d_modules))
         record["seconds"] = time.perf_counter() - started
         history.records.append(record)

@@ -26,6 +26,7 @@ from upgan.preparation import (
     split_subjects,
 )
 from upgan.reporting.figures import data_preview
+from upgan.schema import unknown_keys_message
 from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ def _cohort_of(task_name: str, cohorts: dict[str, Any]) -> dict[str, Any]:
     if layout not in cohorts:
         raise ValueError(f"task {task_name} needs parameters cohorts.{layout}; found: {sorted(cohorts)}")
     return cohorts[layout]
+
+
+def _cohort_folder(task_name: str, cohorts: dict[str, Any]) -> str:
+    """The folder the task's cohort is read from (``synthetic_dir`` for the synthetic source)."""
+    cohort = _cohort_of(task_name, cohorts)
+    source = cohort.get("source", "synthetic")
+    return str(cohort.get("synthetic_dir")) if source == "synthetic" else str(Path(source).expanduser())
 
 
 def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str, Any]) -> pd.DataFrame:
@@ -73,15 +81,22 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
     return index
 
 
-def split_cohort(cohort_index: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
-    """Seeded patient-level split (``train``, ``val``, ``test`` counts and ``seed``)."""
-    unknown = sorted(set(split) - {"train", "val", "test", "seed"})
+def split_cohort(task_name: str, cohort_index: pd.DataFrame, split: dict[str, Any],
+                 cohorts: dict[str, Any]) -> pd.DataFrame:
+    """Seeded patient-level split (``train``, ``val``, ``test`` counts and ``seed``); errors
+    name the task, its ``<task>.split`` parameters and the cohort folder."""
+    known = ["train", "val", "test", "seed"]
+    unknown = sorted(set(split) - set(known))
     if unknown:
-        raise ValueError(f"unknown split parameter(s) {unknown}; expected train, val, test, seed")
-    return split_subjects(
-        cohort_index["subject_id"].unique().tolist(),
-        split["train"], split["val"], split["test"], int(split["seed"]),
-    )
+        raise ValueError(unknown_keys_message(unknown, known, f"{task_name}.split"))
+    try:
+        return split_subjects(
+            cohort_index["subject_id"].unique().tolist(),
+            split["train"], split["val"], split["test"], int(split["seed"]),
+        )
+    except ValueError as error:
+        raise ValueError(f"{error} (task {task_name}, parameters {task_name}.split, cohort folder "
+                         f"{_cohort_folder(task_name, cohorts)})") from error
 
 
 def _prepare_one(args: tuple) -> tuple[SliceSet, dict[str, Any]]:

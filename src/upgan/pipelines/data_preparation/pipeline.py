@@ -15,8 +15,8 @@ def template(task: str) -> Pipeline:
         [
             Node(bind(nodes.index_cohort, task), ["params:cohorts", "params:preparation"],
                  "cohort_index", name="index_cohort"),
-            Node(nodes.split_cohort, ["cohort_index", "params:split"], "split_manifest",
-                 name="split_cohort"),
+            Node(bind(nodes.split_cohort, task), ["cohort_index", "params:split", "params:cohorts"],
+                 "split_manifest", name="split_cohort"),
             Node(bind(nodes.prepare_slices, task),
                  ["cohort_index", "split_manifest", "params:preparation", "params:cohorts"],
                  ["train_slices", "val_slices", "test_slices", "volume_manifest"],

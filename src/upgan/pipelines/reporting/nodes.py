@@ -13,11 +13,11 @@ from upgan import evaluation
 from upgan.io.bundle import ModelBundle
 from upgan.methods import LABELS, METHODS
 from upgan.pipelines import tracking
-from upgan.tasks import get_task
 from upgan.preparation import SliceSet
 from upgan.reporting.convergence import budget_table, convergence_figure
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
 from upgan.reporting.tables import table1_markdown, training_setup_markdown
+from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,9 @@ from upgan.models import CascadeConfig, cascade_config_from_dict
 from upgan.pipelines import tracking
 from upgan.preparation import SliceSet
 from upgan.reporting.figures import phase_figure
-from upgan.training import SlicePairs, StageConfig, TrainingHistory, fine_tune, train_phase
 from upgan.tasks import get_task
+from upgan.training import SlicePairs, StageConfig, TrainingHistory, fine_tune, train_phase
+from upgan.training.engine import CHECKPOINT_FORMAT
 from upgan.uncertainty import phase_summary
 
 logger = logging.getLogger(__name__)
@@ -84,7 +88,8 @@ def _steps(value: Any, key: str) -> int:
 
 
 def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], steps: int,
-           seed_offset: int, where: str, extra_keys: tuple[str, ...] = ()) -> StageConfig:
+           seed_offset: int, where: str, extra_keys: tuple[str, ...] = (),
+           keep_initial: bool = False) -> StageConfig:
     """A :class:`StageConfig` from a stage block (``where`` names it in errors), the shared
     ``training`` block and the stage's budget in generator updates."""
     values = dict(stage)
@@ -110,6 +115,7 @@ def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], ste
             compile=bool(training.get("compile", False)),
             log_every_n_steps=int(training.get("log_every_n_steps", 50)),
             val_every=val_every,
+            keep_initial=keep_initial,
             **values,
         )
     except ValueError as err:
@@ -145,9 +151,33 @@ def validate_upgan_parameters(upgan: Mapping[str, Any], training: Mapping[str, A
            "upgan.fine_tune", ("steps",))
 
 
-def _checkpoint(training: Mapping[str, Any], cell: str, stage: str) -> Path | None:
+def states_digest(states: Iterable[Mapping[str, torch.Tensor]]) -> str:
+    """sha256 of state dicts (names, dtypes, shapes and bytes): the weights a stage starts from."""
+    h = hashlib.sha256()
+    for state in states:
+        for name, tensor in state.items():
+            t = tensor.detach().cpu().contiguous()
+            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def stage_key(stage: StageConfig, method: Mapping[str, Any], train: SlicePairs, val: SlicePairs | None) -> str:
+    """Short hash of what determines a stage's result: its config fields (budget, optimiser,
+    seed), the method's parameters (network, loss, the weights it starts from) and the data.
+
+    It names the stage's checkpoint, so that a changed setting trains fresh beside the old
+    checkpoints (which the engine would refuse as a fingerprint mismatch) and the old settings
+    find theirs again."""
+    payload = {"format": CHECKPOINT_FORMAT, "config": stage.fingerprint_fields(), "method": dict(method),
+               "train": train.digest(), "val": val.digest() if val is not None else None}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _checkpoint(training: Mapping[str, Any], cell: str, stage: str, key: str) -> Path | None:
+    """``<checkpoint_dir>/<task>/<method>/n<NN>/<stage>-<key>.pt`` (None: no checkpoints)."""
     root = training.get("checkpoint_dir")
-    return None if root is None else Path(root) / cell.replace(".", "/") / f"{stage}.pt"
+    return None if root is None else Path(root) / cell.replace(".", "/") / f"{stage}-{key}.pt"
 
 
 HISTORY_KEYS = ["task", "method", "n_train_patients", "seed", "network", "updates", "selected_step"]
@@ -202,10 +232,13 @@ def train_upgan_phase(
     stage = _stage(f"{cell} phase {phase}", upgan["phase"], training, phase_steps(training),
                    1000 * phase, "upgan.phase")
     subjects = select_training_subjects(split_manifest, n_train_patients)
+    frozen = [b.state_dict("generator") for b in previous]
+    train, val = _pairs(train_slices, subjects), _pairs(val_slices)
+    key = stage_key(stage, {"phase": phase, "cascade": cfg.to_dict(), "loss": dataclasses.asdict(weights),
+                            "frozen": states_digest(frozen)}, train, val)
     generator, discriminator, history = train_phase(
-        cfg, phase, [b.state_dict("generator") for b in previous],
-        _pairs(train_slices, subjects), _pairs(val_slices), stage, weights,
-        checkpoint_path=_checkpoint(training, cell, f"phase_{phase}"),
+        cfg, phase, frozen, train, val, stage, weights,
+        checkpoint_path=_checkpoint(training, cell, f"phase_{phase}", key),
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "phase": phase, "cascade": cfg.to_dict(), "train_subjects": subjects}
@@ -237,12 +270,16 @@ def fine_tune_upgan(
                          residual=residual_learning(task, training))
     weights = _weights(upgan)
     stage = _stage(f"{cell} fine-tune", upgan["fine_tune"], training, fine_tune_steps(upgan),
-                   1000 * cfg.n_phases, "upgan.fine_tune", ("steps",))
+                   1000 * cfg.n_phases, "upgan.fine_tune", ("steps",), keep_initial=True)
     subjects = select_training_subjects(split_manifest, n_train_patients)
+    initial_g = [b.state_dict("generator") for b in phases]
+    initial_d = [b.state_dict("discriminator") for b in phases]
+    train, val = _pairs(train_slices, subjects), _pairs(val_slices)
+    key = stage_key(stage, {"cascade": cfg.to_dict(), "loss": dataclasses.asdict(weights),
+                            "initial": states_digest([*initial_g, *initial_d])}, train, val)
     generators, discriminators, history = fine_tune(
-        cfg, [b.state_dict("generator") for b in phases], [b.state_dict("discriminator") for b in phases],
-        _pairs(train_slices, subjects), _pairs(val_slices), stage, weights,
-        checkpoint_path=_checkpoint(training, cell, "fine_tune"),
+        cfg, initial_g, initial_d, train, val, stage, weights,
+        checkpoint_path=_checkpoint(training, cell, "fine_tune", key),
     )
     states = {f"generator_{m}": g for m, g in enumerate(generators)}
     states.update({f"discriminator_{m}": d for m, d in enumerate(discriminators)})
@@ -251,6 +288,19 @@ def fine_tune_upgan(
     frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history,
                     int(training["seed"]))
     return ModelBundle.pack(states, config), frame
+
+
+def baseline_optimiser(baselines: Mapping[str, Any], method: str) -> tuple[dict[str, Any], str]:
+    """The optimiser block of a baseline (shared ``baselines.optimiser`` updated by the method's
+    own ``baselines.<method>.optimiser``) and the name to use in errors."""
+    own = dict((baselines.get(method) or {}).get("optimiser") or {})
+    where = f"baselines.{method}.optimiser" if own else "baselines.optimiser"
+    return {**dict(baselines.get("optimiser") or {}), **own}, where
+
+
+def method_params(baselines: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """A baseline's network and loss parameters (its block without ``optimiser``)."""
+    return {k: v for k, v in dict(baselines.get(method) or {}).items() if k != "optimiser"}
 
 
 def train_baseline_cell(
@@ -266,7 +316,8 @@ def train_baseline_cell(
     preparation: dict[str, Any],
 ) -> tuple[ModelBundle, pd.DataFrame]:
     """Train a baseline (pix2pix, PAN or MedGAN) for the shared budget of generator updates
-    (:func:`phase_steps`) with its own optimiser settings (``baselines.optimiser``).
+    (:func:`phase_steps`) with its optimiser settings: ``baselines.optimiser``, overridden key by
+    key by the method's own ``baselines.<method>.optimiser`` block when it has one.
 
     Returns:
         The cell's model bundle (``generator``, ``discriminator``, MedGAN's
@@ -277,13 +328,14 @@ def train_baseline_cell(
     cell = tracking.cell_name(task, method, n_train_patients)
     if method not in baselines:
         raise ValueError(f"parameters baselines.{method} are missing")
-    optimiser = dict(baselines.get("optimiser", {}))
-    stage = _stage(f"{cell} train", optimiser, training, phase_steps(training), 0, "baselines.optimiser")
+    optimiser, where = baseline_optimiser(baselines, method)
+    stage = _stage(f"{cell} train", optimiser, training, phase_steps(training), 0, where)
     subjects = select_training_subjects(split_manifest, n_train_patients)
-    params = {**dict(baselines[method] or {}), "input_residual": residual_learning(task, training)}
+    params = {**method_params(baselines, method), "input_residual": residual_learning(task, training)}
+    train, val = _pairs(train_slices, subjects), _pairs(val_slices)
+    key = stage_key(stage, {"method": method, "params": params}, train, val)
     states, network, history = train_baseline(
-        method, params, _pairs(train_slices, subjects), _pairs(val_slices), stage,
-        checkpoint_path=_checkpoint(training, cell, "train"),
+        method, params, train, val, stage, checkpoint_path=_checkpoint(training, cell, "train", key),
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": network,
               "preparation": dict(preparation), "train_subjects": subjects}

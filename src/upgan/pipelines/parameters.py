@@ -1,0 +1,214 @@
+"""One check of every parameter group before any node runs (:class:`upgan.hooks.RuntimeHooks`).
+
+Every key must be known: a typo'd key (``upgan.phse.steps``) would otherwise be ignored and its
+default used. Every value must build the object that consumes it (stage, cascade, baseline,
+preparation and simulation configs). Errors are one line naming the parameter's dotted name,
+e.g. ``unknown parameter upgan.phse; known: upgan.n_phases, upgan.generator, ...``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from upgan.io.cohort import LAYOUTS
+from upgan.losses import UPGANLossWeights
+from upgan.methods import BASELINES, METHODS, is_cascade
+from upgan.models import DiscriminatorConfig, UNetConfig
+from upgan.pipelines.training.nodes import (
+    STAGE_KEYS,
+    _stage,
+    baseline_optimiser,
+    method_params,
+    phase_steps,
+    residual_learning,
+    validate_upgan_parameters,
+)
+from upgan.preparation import PreparationConfig
+from upgan.runtime import check_cpu_threads
+from upgan.schema import Schema, check_keys
+from upgan.simulation import PetCtSimulation, T1Simulation
+from upgan.tasks import TASKS, get_task
+from upgan.training.baselines import (
+    BASELINE_DEFAULTS,
+    FEATURE_EXTRACTOR_DEFAULTS,
+    resolve_baseline_params,
+)
+
+
+def _fields(cls: type, drop: Iterable[str] = ()) -> dict[str, None]:
+    return {name: None for name in cls.__dataclass_fields__ if name not in set(drop)}
+
+
+def _baseline_schema(name: str) -> dict[str, Any]:
+    # input_residual is set per task by the pipeline (training.residual_learning)
+    keys: dict[str, Any] = {k: None for k in BASELINE_DEFAULTS[name] if k != "input_residual"}
+    keys["optimiser"] = dict.fromkeys(STAGE_KEYS)  # overrides baselines.optimiser for this method
+    if "feature_extractor" in keys:
+        keys["feature_extractor"] = dict.fromkeys(FEATURE_EXTRACTOR_DEFAULTS)
+    return keys
+
+
+STAGE: Schema = dict.fromkeys(STAGE_KEYS)
+SIMULATIONS = {"pet_ct": PetCtSimulation, "ixi_t1": T1Simulation}
+SCHEMA: Schema = {
+    "data_root": None,
+    "tasks": None,
+    "methods": None,
+    "runtime": {"cpu_threads": None},
+    "cohorts": {
+        layout: {"source": None, "synthetic_dir": None, "n_subjects": None, "seed": None,
+                 "n_workers": None, "simulation": _fields(SIMULATIONS[layout])}
+        for layout in LAYOUTS
+    },
+    **{
+        task: {
+            "split": dict.fromkeys(("train", "val", "test", "seed")),
+            "preparation": {
+                **_fields(PreparationConfig),
+                "undersampling": dict.fromkeys(("mode", "fraction", "upgan_af", "phase_encode_axis")),
+                "motion": dict.fromkeys(("degrees", "translation_mm", "num_transforms")),
+            },
+        }
+        for task in TASKS
+    },
+    "upgan": {
+        "n_phases": None,
+        # in_channels and residual_from are set by the pipeline (data, training.residual_learning)
+        "generator": _fields(UNetConfig, ("in_channels", "residual_from")),
+        "discriminator": _fields(DiscriminatorConfig),
+        "loss": _fields(UPGANLossWeights),
+        "phase": STAGE,
+        "fine_tune": {**STAGE, "steps": None},
+    },
+    "training": dict.fromkeys(("seed", "device", "bf16", "channels_last", "compile", "log_every_n_steps",
+                               "steps", "val_every", "residual_learning", "checkpoint_dir")),
+    "baselines": {"optimiser": STAGE, **{name: _baseline_schema(name) for name in BASELINES}},
+    "weak_supervision": dict.fromkeys(("tasks", "counts", "methods")),
+}
+"""Every parameter the project reads, by group (``None``: a value)."""
+
+_CONFIG_NAMES = {"UNetConfig.": "upgan.generator.", "DiscriminatorConfig.": "upgan.discriminator.",
+                 "CascadeConfig.n_phases (M)": "upgan.n_phases", "CascadeConfig.": "upgan."}
+
+
+def _renamed(error: Exception, names: Mapping[str, str]) -> ValueError:
+    """``error`` as a ValueError whose config class names are replaced by parameter names."""
+    text = str(error)
+    for old, new in names.items():
+        text = text.replace(old, new)
+    return ValueError(text)
+
+
+def _int(value: Any, where: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"parameter {where} must be an int >= {minimum}, got {value!r}")
+
+
+def _require(block: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
+    missing = [f"{where}.{k}" for k in keys if k not in block]
+    if missing:
+        raise ValueError(f"missing parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+
+
+def _check_training(params: Mapping[str, Any]) -> None:
+    upgan, training = dict(params.get("upgan") or {}), dict(params.get("training") or {})
+    _require(training, ("seed", "steps"), "training")
+    _require(upgan, ("n_phases", "phase", "fine_tune"), "upgan")
+    residual_learning("mri_recon", training)
+    try:
+        validate_upgan_parameters(upgan, training)
+    except (TypeError, ValueError) as error:
+        raise _renamed(error, _CONFIG_NAMES) from error
+
+
+def _check_baselines(params: Mapping[str, Any]) -> None:
+    baselines, training = dict(params.get("baselines") or {}), dict(params.get("training") or {})
+    methods = [*params.get("methods", []), *dict(params.get("weak_supervision") or {}).get("methods", [])]
+    for method in methods:
+        if method in BASELINES and method not in baselines:
+            raise ValueError(f"missing parameter baselines.{method} (the method {method} is trained)")
+    if any(m in BASELINES for m in methods) or "optimiser" in baselines:
+        _stage("baselines", dict(baselines.get("optimiser") or {}), training, phase_steps(training), 0,
+               "baselines.optimiser")
+    for name in BASELINES:
+        if name in baselines:
+            optimiser, where = baseline_optimiser(baselines, name)
+            if where != "baselines.optimiser":
+                _stage("baselines", optimiser, training, phase_steps(training), 0, where)
+            try:  # the image size only resolves the "sized to the input" defaults
+                resolve_baseline_params(name, method_params(baselines, name), (256, 256))
+            except (TypeError, ValueError) as error:
+                text = re.sub(r"baseline parameter '([^']+)'", rf"baselines.{name}.\1", str(error))
+                raise ValueError(text if f"baselines.{name}" in text else f"baselines.{name}: {text}") from error
+
+
+def _check_cohorts(params: Mapping[str, Any]) -> None:
+    cohorts = dict(params.get("cohorts") or {})
+    for task in params.get("tasks", list(TASKS)):
+        layout = get_task(task).layout
+        if layout not in cohorts:
+            raise ValueError(f"missing parameter cohorts.{layout} (the cohort of task {task})")
+    for layout, cohort in cohorts.items():
+        where = f"cohorts.{layout}"
+        cohort = dict(cohort or {})
+        _require(cohort, ("seed",), where)
+        _int(cohort["seed"], f"{where}.seed", 0)
+        _int(cohort.get("n_workers", 1), f"{where}.n_workers", 1)
+        source = cohort.get("source", "synthetic")
+        if not isinstance(source, str) or not source:
+            raise ValueError(f"parameter {where}.source must be 'synthetic' or a folder, got {source!r}")
+        if source == "synthetic":
+            _require(cohort, ("synthetic_dir", "n_subjects"), where)
+            _int(cohort["n_subjects"], f"{where}.n_subjects", 1)
+            simulation = {k: tuple(v) if isinstance(v, list) else v
+                          for k, v in dict(cohort.get("simulation") or {}).items()}
+            for key in ("shape", "spacing_mm"):
+                value = simulation.get(key, (1, 1, 1))
+                if not (isinstance(value, tuple) and len(value) == 3
+                        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)):
+                    raise ValueError(f"parameter {where}.simulation.{key} must be 3 positive numbers, got {value!r}")
+            try:
+                SIMULATIONS[layout](**simulation)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"parameter {where}.simulation: {error}") from error
+
+
+def _check_tasks(params: Mapping[str, Any]) -> None:
+    for task in params.get("tasks", list(TASKS)):
+        _require(dict(params.get(task) or {}), ("split", "preparation"), task)
+    for task in TASKS:
+        block = dict(params.get(task) or {})
+        split = dict(block.get("split") or {})
+        for key in ("train", "val", "test"):
+            if key in split:
+                _int(split[key], f"{task}.split.{key}", 1)
+        if "seed" in split:
+            _int(split["seed"], f"{task}.split.seed", 0)
+        if block.get("preparation") is not None:
+            try:
+                PreparationConfig.from_params(block["preparation"])
+            except (TypeError, ValueError) as error:
+                raise _renamed(error, {"preparation.": f"{task}.preparation."}) from error
+
+
+def validate_parameters(params: Mapping[str, Any]) -> None:
+    """Check every group of the run's parameters (keys, then values); one-line ValueErrors."""
+    check_keys(params, SCHEMA)
+    check_cpu_threads(dict(params.get("runtime") or {}).get("cpu_threads"))
+    _check_cohorts(params)
+    _check_tasks(params)
+    _check_training(params)
+    _check_baselines(params)
+
+
+def check_methods(params: Mapping[str, Any], pipeline_names: Iterable[str] | None) -> None:
+    """An empty ``methods`` fails every run that trains, evaluates or reports Table 1."""
+    names = list(pipeline_names or ["__default__"])
+    if params.get("methods", ["upgan"]) or all(n in ("data_preparation", "weak_supervision") for n in names):
+        return
+    raise ValueError(
+        f"the methods parameter is empty: list the methods to train and evaluate in `methods` "
+        f"(known: {', '.join(METHODS)}; cascades: {', '.join(m for m in METHODS if is_cascade(m))})"
+    )
