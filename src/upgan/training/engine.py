@@ -225,7 +225,7 @@ class TrainingMethod(ABC):
         """Prediction and extra validation numbers (batch means, scalar tensors) in one go."""
         return self.predict(inputs), {}
 
-    def on_step(self, step: int, total: int) -> None:
+    def on_step(self, step: int, total: int) -> None:  # noqa: B027 - an optional hook, no-op by default
         """Called before generator update ``step`` (0-based) of ``total``; e.g. loss curricula."""
 
     def prepare_inputs(self, inputs: Tensor) -> Tensor:
