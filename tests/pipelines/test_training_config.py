@@ -9,11 +9,7 @@ import pytest
         ({"upgan": {"loss": {"lambda_adversarial": -1.0}}}, "lambda"),
         ({"upgan": {"fine_tune": {"lr_generator": 0.0}}}, "lr_generator"),
         ({"upgan": {"phase": {"epochs": 2}}}, r"upgan\.phase\.epochs"),
-        pytest.param({"baselines": {"optimiser": {"epochs": 2}}}, r"baselines\.optimiser\.epochs",
-                     marks=pytest.mark.xfail(reason=(
-                         "src bug: the before-run check (hooks.py -> validate_upgan_parameters) does "
-                         "not validate baselines.optimiser; the key only fails when a baseline cell "
-                         "runs (see test_unknown_baseline_optimiser_key_is_named)"), strict=False)),
+        ({"baselines": {"optimiser": {"epochs": 2}}}, r"baselines\.optimiser\.epochs"),
         ({"training": {"steps": 0}}, r"training\.steps must be an int >= 1"),
         ({"training": {"val_every": 0}}, r"training\.val_every"),
         ({"upgan": {"fine_tune": {"steps": 2.5}}}, r"upgan\.fine_tune\.steps"),

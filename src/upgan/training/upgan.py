@@ -273,7 +273,7 @@ class UPGANFineTune(_UPGANMethodBase):
         extras: dict[str, Tensor] = {}
         for m, out in enumerate(outputs):
             extras[f"sigma_mean_phase{m}"] = out.sigma.float().mean()
-            extras[f"mae_phase{m}"] = (out.image.float() - targets).abs().mean()
+            extras[f"mae_phase{m}"] = (out.image.float().clamp(0.0, 1.0) - targets).abs().mean()
         extras["sigma_mean"] = outputs[-1].sigma.float().mean()
         return outputs[-1].image, extras
 

@@ -72,7 +72,8 @@ def evaluate_cell(
         labels = [str(m) for m in range(len(prediction.phases))] + ["final"]
         phases = [*prediction.phases, prediction.phases[-1]]
         uncertainty = evaluation.uncertainty_rows(
-            task, method, n_train_patients, [p["image"] for p in phases], [p["sigma"] for p in phases],
+            task, method, n_train_patients, [np.clip(p["image"], *evaluation.VALID_RANGE) for p in phases],
+            [p["sigma"] for p in phases],
             test_slices.targets, labels,
         )
         abs_error = np.abs(prediction.image - test_slices.targets)

@@ -23,6 +23,7 @@ from upgan.methods import CASCADES, cascade_from_bundle, cascade_from_states
 from upgan.models import CascadeConfig, cascade_config_from_dict
 from upgan.pipelines import tracking
 from upgan.preparation import SliceSet
+from upgan.preparation.normalisation import VALID_RANGE
 from upgan.reporting.figures import phase_figure
 from upgan.tasks import get_task
 from upgan.training import SlicePairs, StageConfig, TrainingHistory, fine_tune, train_phase
@@ -382,7 +383,7 @@ def summarise_phases(
     tuned_out = _outputs_to_numpy(predict_phases(tuned, inputs, device=device))
     labels = [f"init_{m}" for m in range(cfg.n_phases)] + [str(m) for m in range(cfg.n_phases)]
     outs = init_out + tuned_out
-    table = phase_summary([o["image"] for o in outs], [o["sigma"] for o in outs],
+    table = phase_summary([np.clip(o["image"], *VALID_RANGE) for o in outs], [o["sigma"] for o in outs],
                           test_slices.targets, labels)
     table.insert(0, "stage", ["initialisation"] * cfg.n_phases + ["fine_tuned"] * cfg.n_phases)
     final = table.iloc[[-1]].assign(stage="fine_tuned", phase="final")
