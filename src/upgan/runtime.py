@@ -44,8 +44,9 @@ def check_cpu_threads(requested: object) -> None:
 
 def free_cores() -> tuple[int, int, float] | None:
     """``(free, cores, load)``: the cores this process may use, the 1-minute load average and
-    the cores left free by it (``round(cores - load)``, at least 1); None where the load
-    average is unknown (Windows)."""
+    the cores left free by it (``cores - floor(load)``, at least 1: a core counts as busy only
+    when the load average holds a whole core's worth of work, so the tail of a job that just
+    ended does not count); None where the load average is unknown (Windows)."""
     try:
         load = float(os.getloadavg()[0])
     except (AttributeError, OSError):
@@ -54,7 +55,7 @@ def free_cores() -> tuple[int, int, float] | None:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
         cores = os.cpu_count() or 1
-    return max(1, math.floor(cores - load + 0.5)), cores, load
+    return max(1, cores - math.floor(load)), cores, load
 
 
 def warn_if_oversubscribed(threads: int) -> None:
