@@ -8,10 +8,9 @@ import pytest
 from kedro.config import OmegaConfigLoader
 
 from upgan import structure
-from upgan.settings import CONFIG_LOADER_ARGS
-
 from upgan.pipelines.parameters import validate_parameters
 from upgan.pipelines.training.nodes import baseline_optimiser, method_params
+from upgan.settings import CONFIG_LOADER_ARGS
 
 SHARED = {"batch_size": 8, "lr_generator": 2e-4, "lr_discriminator": 2e-4, "betas": [0.5, 0.999], "cosine": True}
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-import yaml
 import pytest
 import torch
+import yaml
 
 from upgan.io.bundle import load_bundle
 from upgan.io.datasets import SliceSetDataset

@@ -11,8 +11,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from upgan.losses import UPGANLossWeights
-from upgan.training import SlicePairs, StageConfig, TrainingMethod, train_phase, train_stage
-from upgan.training import engine
+from upgan.training import SlicePairs, StageConfig, TrainingMethod, engine, train_phase, train_stage
 from upgan.training.engine import BatchStream, select_best
 
 # 24 training slices in batches of 8: 9 generator updates are the 3 passes the old 3-epoch
