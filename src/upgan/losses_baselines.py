@@ -1,7 +1,8 @@
 """Losses of the baselines: pix2pix (BCE cGAN), PAN (discriminator-feature perceptual loss with a
 margin) and MedGAN (perceptual, style and content terms).
 
-Facts: ``/work/shared/reference/baselines.md`` sections 1.3, 2.1 and 3.3. All losses are computed
+Facts: the three papers and their public PyTorch (re-)implementations (see
+:mod:`upgan.models.baselines`). All losses are computed
 in float32 (safe under bf16 autocast) and return scalar tensors unless stated otherwise.
 """
 

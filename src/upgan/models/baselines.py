@@ -5,8 +5,10 @@ methods map ``x -> 2x - 1`` on the way in and ``(y + 1) / 2`` on the way out;
 :class:`UnitRangeGenerator` packages that mapping so a saved generator turns ``[0, 1]`` inputs
 into ``[0, 1]`` predictions ``(B, 1, H, W)``.
 
-Facts behind the layouts: ``/work/shared/reference/baselines.md`` sections 1 to 3 (tags [V] for
-checked in code, [S] from summaries, [U] unconfirmed).
+Facts behind the layouts: the pix2pix paper and its PyTorch port (junyanz/pytorch-CycleGAN-and-
+pix2pix), the PAN paper and its public re-implementation (flowerofdream/pytorch-Perceptual-
+Adversarial-Networks), and the MedGAN paper with its public re-implementations; where these
+disagree or a value could not be confirmed, the docstring of the network says so.
 """
 
 from __future__ import annotations
