@@ -149,3 +149,48 @@ def test_mri_prediction_lies_in_zero_to_the_input_scale(default_run, models, tmp
         written = predict_files(path, t1, tmp_path / f"out_{clip}", progress=False, clip=clip)
         image = next(p for p in written if p.name.endswith("_t1.nii.gz"))
         np.testing.assert_allclose(nib.load(image).get_fdata(), expected, rtol=1e-6, atol=tol)
+
+
+# ---- damaged bundles and bad output folders give one clear error, nothing written -----------------
+def _pet(tmp_path):
+    data = np.random.default_rng(0).random((32, 32, 8), dtype=np.float32) * 5.0
+    return _save(tmp_path / "scan.nii.gz", data)
+
+
+def _edited(bundle_path, out_path, edit):
+    from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
+
+    bundle = load_bundle(bundle_path)
+    tensors, config = edit(dict(bundle.tensors), dict(bundle.config))
+    return save_bundle(ModelBundle(tensors, config), out_path)
+
+
+def test_nan_weights_fail_and_write_nothing(models, tmp_path):
+    def nan(tensors, config):
+        key = next(k for k in tensors if k.endswith("image_head.weight"))
+        tensors[key] = tensors[key] * float("nan")
+        return tensors, config
+
+    bundle = _edited(models / "pet_to_ct" / "upgan" / "n04" / "model.safetensors", tmp_path / "nan.safetensors", nan)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="non-finite"):
+        predict_files(bundle, _pet(tmp_path), out, progress=False)
+    assert not out.exists()
+
+
+def test_bundle_whose_config_disagrees_with_its_weights_fails(models, tmp_path):
+    def one_phase(tensors, config):
+        config["cascade"] = {**config["cascade"], "n_phases": 1}
+        return tensors, config
+
+    bundle = _edited(models / "pet_to_ct" / "upgan" / "n04" / "model.safetensors", tmp_path / "m1.safetensors",
+                     one_phase)
+    with pytest.raises(ValueError, match="M = 1 phases but it holds"):
+        predict_files(bundle, _pet(tmp_path), tmp_path / "out", progress=False)
+
+
+def test_output_folder_that_is_a_file_fails_clearly(models, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    with pytest.raises(ValueError, match="is a file"):
+        predict_files(models / "pet_to_ct" / "pix2pix" / "n04", _pet(tmp_path), target, progress=False)

@@ -68,6 +68,11 @@ def cascade_from_states(cfg: CascadeConfig, states: list[dict[str, torch.Tensor]
 def cascade_from_bundle(bundle: ModelBundle, prefix: str = "generator_") -> UPGAN:
     """Rebuild a trained cascade from a cell's model bundle (generators ``generator_<m>``)."""
     cfg = cascade_config_from_dict(bundle.config["cascade"])
+    stored = sorted(p for p in bundle.prefixes() if p.startswith(prefix))
+    expected = sorted(f"{prefix}{m}" for m in range(cfg.n_phases))
+    if stored != expected:
+        raise ValueError(f"model bundle: its config says M = {cfg.n_phases} phases but it holds the "
+                         f"generators {stored}; the bundle is inconsistent (retrain or re-export it)")
     return cascade_from_states(cfg, [bundle.state_dict(f"{prefix}{m}") for m in range(cfg.n_phases)])
 
 

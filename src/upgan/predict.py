@@ -9,6 +9,7 @@ and reoriented to the input's own voxel order, so the outputs share the input's 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,11 +167,25 @@ def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path,
         check_input_matches_task(volume, path, task.name)
         volumes.append(volume)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} is a file; give a folder (it is created if missing)")
+    results = []
     for path, volume in tqdm(list(zip(files, volumes, strict=True)), desc=f"upgan predict ({task.name})",
                              disable=not progress):
         result = predict_volume(bundle, volume, device=device, batch_size=batch_size, clip=clip)
+        for name, values in (("translated image", result.image), ("σ", result.sigma)):
+            if values is not None and not np.isfinite(values).all():
+                raise ValueError(f"model {model} gave non-finite values (NaN or inf) in the {name} of "
+                                 f"{path}: its weights are damaged; nothing was written")
+        results.append(result)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the output folder {out}: {err.strerror}") from err
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"output folder {out} is not writable")
+    written: list[Path] = []
+    for path, volume, result in zip(files, volumes, results, strict=True):
         stem = output_stem(path)
         header = volume.header
         written.append(save_nifti(NiftiVolume(result.image, volume.affine, header), out / f"{stem}_{task.target_modality}.nii.gz"))
