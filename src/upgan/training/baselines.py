@@ -54,6 +54,7 @@ from upgan.training.engine import (
     StageConfig,
     TrainingHistory,
     TrainingMethod,
+    cpu_state,
     train_stage,
 )
 
@@ -127,10 +128,6 @@ FEATURE_EXTRACTOR_DEFAULTS: dict[str, Any] = {
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
-    """State dict as independent contiguous CPU tensors (safetensors-ready)."""
-    return {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
-
 
 def _state_digest(module: nn.Module) -> str:
     h = hashlib.sha256()
@@ -682,7 +679,7 @@ def train_baseline(
                 train.targets, fe, stage.seed, stage.device,
                 _side_checkpoint(checkpoint_path, "feature_extractor"), progress=progress,
             )
-            states["feature_extractor"] = _cpu_state(extractor.backbone)
+            states["feature_extractor"] = cpu_state(extractor.backbone)
             config["feature_extractor_source"] = AUTOENCODER_SOURCE
             config["feature_extractor_sha256"] = _state_digest(extractor.backbone)
             config["feature_extractor_final_l1"] = float(fe_history.last().get("g_loss", float("nan")))
@@ -711,7 +708,7 @@ def train_baseline(
         )
     method.params = p  # full resolved parameters key the checkpoint
     history = train_stage(method, train, val, stage, checkpoint_path, progress=progress)
-    states["generator"] = _cpu_state(generator)
-    states["discriminator"] = _cpu_state(discriminator)
+    states["generator"] = cpu_state(generator)
+    states["discriminator"] = cpu_state(discriminator)
     generator.eval()
     return states, config, history

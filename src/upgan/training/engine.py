@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from upgan.metrics import mae, psnr, ssim
+from upgan.preparation.normalisation import VALID_RANGE
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +397,7 @@ class BatchStream:
 @torch.no_grad()
 def evaluate(
     method: TrainingMethod, inputs: Tensor, targets: Tensor, batch_size: int, device: torch.device,
-    bf16: bool = False, clip: tuple[float, float] | None = (0.0, 1.0),
+    bf16: bool = False, clip: tuple[float, float] | None = VALID_RANGE,
 ) -> dict[str, float]:
     """Validation metrics averaged over slices: ``val_mae``, ``val_psnr``, ``val_ssim``, ``val_*``.
 
@@ -435,9 +436,13 @@ def evaluate(
     return result
 
 
+def cpu_state(module: nn.Module) -> dict[str, Tensor]:
+    """State dict as independent contiguous CPU tensors (safetensors-ready)."""
+    return {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
+
+
 def _states(modules: list[nn.Module]) -> list[dict[str, Tensor]]:
-    """Independent CPU copies of the modules' state dicts."""
-    return [{k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()} for m in modules]
+    return [cpu_state(m) for m in modules]
 
 
 def _load(modules: list[nn.Module], states: list[dict[str, Tensor]]) -> None:
@@ -533,10 +538,12 @@ def train_stage(
 
     def finish() -> TrainingHistory:
         history.updates = g_count
-        history.selected_step = select_best(history.records, keep_initial=config.keep_initial)
-        if best["g"] is not None and best["step"] == history.selected_step:
+        if best["g"] is not None:  # the kept weights are those of the best validated step
+            history.selected_step = int(best["step"])
             _load(g_modules, best["g"])
             _load(d_modules, best["d"])
+        else:  # no validation data: the last weights
+            history.selected_step = select_best(history.records, keep_initial=config.keep_initial)
         method.set_train_mode(False)
         logger.info("stage %s: %d updates, kept the weights of step %d (%s)", config.name, g_count,
                     history.selected_step, {k: round(v, 5) for k, v in history.selected().items()

@@ -26,11 +26,13 @@ from upgan.models.cascade import (
 )
 from upgan.models.patchgan import PatchDiscriminator
 from upgan.models.unet import UncertaintyUNet
+from upgan.preparation.normalisation import VALID_RANGE
 from upgan.training.engine import (
     SlicePairs,
     StageConfig,
     TrainingHistory,
     TrainingMethod,
+    cpu_state,
     train_stage,
 )
 
@@ -48,10 +50,6 @@ def _state_digest(modules: Sequence[nn.Module]) -> str:
             h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
-
-def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
-    """State dict as independent contiguous CPU tensors (safetensors-ready)."""
-    return {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
 
 
 class _UPGANMethodBase(TrainingMethod):
@@ -273,7 +271,7 @@ class UPGANFineTune(_UPGANMethodBase):
         extras: dict[str, Tensor] = {}
         for m, out in enumerate(outputs):
             extras[f"sigma_mean_phase{m}"] = out.sigma.float().mean()
-            extras[f"mae_phase{m}"] = (out.image.float().clamp(0.0, 1.0) - targets).abs().mean()
+            extras[f"mae_phase{m}"] = (out.image.float().clamp(*VALID_RANGE) - targets).abs().mean()
         extras["sigma_mean"] = outputs[-1].sigma.float().mean()
         return outputs[-1].image, extras
 
@@ -339,7 +337,7 @@ def train_phase(
     history = train_stage(
         method, train, val, stage, checkpoint_path, progress=progress, on_record=on_record
     )
-    return _cpu_state(cascade.generators[phase]), _cpu_state(discriminator), history
+    return cpu_state(cascade.generators[phase]), cpu_state(discriminator), history
 
 
 def fine_tune(
@@ -380,7 +378,7 @@ def fine_tune(
         method, train, val, stage, checkpoint_path, progress=progress, on_record=on_record
     )
     return (
-        [_cpu_state(g) for g in cascade.generators],
-        [_cpu_state(d) for d in discriminators],
+        [cpu_state(g) for g in cascade.generators],
+        [cpu_state(d) for d in discriminators],
         history,
     )
