@@ -27,9 +27,10 @@ from kedro.config import OmegaConfigLoader
 
 from upgan.evaluation import subject_metrics
 from upgan.io.datasets import SliceSetDataset
-from upgan.methods import is_cascade, predict_bundle
+from upgan.methods import get, predict_bundle
 from upgan.metrics import mae, psnr, ssim
 from upgan.pipelines.training import nodes
+from upgan.preparation import PreparationConfig
 from upgan.settings import CONFIG_LOADER_ARGS
 from upgan.tasks import get_task
 
@@ -81,23 +82,24 @@ def main() -> None:
           f"{float(ssim(x, y).mean()):.4f}, PSNR {float(psnr(x, y).mean()):.2f}")
     started = time.perf_counter()
     frames = []
-    if is_cascade(args.method):
+    if get(args.method).cascade:
         previous = []
-        for m in range(int(params["upgan"]["n_phases"])):
-            bundle, frame = nodes.train_upgan_phase(args.task, args.method, n, m, train, val, split,
+        n_phases = int(params["upgan"]["n_phases"])
+        for m in range(n_phases):
+            bundle, frame = nodes.train_upgan_phase(args.task, args.method, n, n_phases, m, train, val, split,
                                                     params["upgan"], params["training"], *previous)
             previous.append(bundle)
             frames.append(frame)
             print(f"phase {m} done at {time.perf_counter() - started:.0f} s")
-        model, frame = nodes.fine_tune_upgan(args.task, args.method, n, train, val, split, params["upgan"],
+        model, frame = nodes.fine_tune_upgan(args.task, args.method, n, n_phases, train, val, split, params["upgan"],
                                              params["training"], prep, *previous)
         frames.append(frame)
     else:
-        model, frame = nodes.train_baseline_cell(args.task, args.method, n, train, val, split,
-                                                 params["baselines"], params["upgan"], params["training"], prep)
+        model, frame = nodes.train_single_cell(args.task, args.method, n, train, val, split,
+                                               params["baselines"], params["upgan"], params["training"], prep)
         frames.append(frame)
     prediction = predict_bundle(model, val.inputs, device="cpu")
-    hu_window = tuple(prep.get("hu_window", (-1024.0, 3071.0)))
+    hu_window = PreparationConfig.from_params(prep).hu_window
     scored = {args.method: prediction.image}
     if get_task(args.task).input_is_reference:
         scored = {"input": val.inputs[:, :1], **scored}

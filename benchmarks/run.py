@@ -98,13 +98,13 @@ def train_throughput(size_key: str, device: str, bf16: bool, steps: int) -> None
     data = _data(batch * steps, s["size"])
     sec = _engine_seconds_per_step(_upgan_phase0(_cascade_cfg(size_key)), data, batch, steps, device, bf16)
     emit(f"train_images_per_s[upgan_phase0,{size_key}]", batch / sec)
-    from upgan.training.baselines import train_baseline
+    from upgan.methods.single import train_single
 
     stage = StageConfig(name="bench", steps=2 * steps, batch_size=batch, seed=0, device=device, bf16=bf16,
                         channels_last=True, log_every_n_steps=10**9,
                         lr_generator=2e-4, lr_discriminator=2e-4, betas=(0.5, 0.999))
     start = time.perf_counter()
-    _, _, history = train_baseline("pix2pix", s["pix2pix"], data, None, stage, progress=False)
+    history = train_single("pix2pix", s["pix2pix"], data, None, stage, progress=False).history
     assert history.updates == 2 * steps
     sec = (time.perf_counter() - start) / (2 * steps)  # includes the warm-up pass: conservative
     emit(f"train_images_per_s[pix2pix,{size_key}]", batch / sec)
@@ -266,7 +266,8 @@ def data_preparation_throughput(n_subjects: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for task in TASKS.values():
             start = time.perf_counter()
-            root = write_synthetic_cohort(Path(tmp) / f"{task.name}", SyntheticCohortSpec(task.layout, n_subjects, 0, sims[task.layout]), progress=False)
+            spec = SyntheticCohortSpec(task.layout, n_subjects, 0, sims[task.layout.name])
+            root = write_synthetic_cohort(Path(tmp) / f"{task.name}", spec, progress=False)
             index = discover_cohort(root, task.layout)
             paths = index.pivot(index="subject_id", columns="modality", values="path")
             for sid in paths.index:

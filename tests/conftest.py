@@ -19,6 +19,25 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temp_folder(tmp_path_factory):
+    """Everything the code under test stages with ``tempfile`` (figures logged to MLflow, the
+    benchmarks' files, downloaded models), in this process and in subprocesses (``TMPDIR``), goes
+    to a folder of the test session's temporary tree, not to the system temp folder."""
+    import tempfile
+
+    folder = tmp_path_factory.mktemp("tempfile")
+    old_env, old_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    yield folder
+    tempfile.tempdir = old_tempdir
+    if old_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old_env
+
+
 @pytest.fixture(scope="session")
 def kedro_project(tmp_path_factory):
     """Run Kedro sessions of this project on the ``test`` env, everything under a temp folder.
@@ -62,3 +81,22 @@ def default_run(kedro_project):
     """``kedro run --env test`` (the whole default pipeline) once per test session."""
     data_root, _ = kedro_project()
     return data_root
+
+
+@pytest.fixture
+def vgg19_state_file(tmp_path: Path) -> Path:
+    """A torchvision-layout VGG-19 state dict of small random weights, saved as ``vgg19.pth``
+    (the ``feature_extractor.source`` MedGAN accepts instead of its pretrained autoencoder)."""
+    import torch
+
+    widths = (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512)
+    convs = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)  # torchvision indices
+    g = torch.Generator().manual_seed(0)
+    state, previous = {}, 3
+    for idx, width in zip(convs, widths, strict=True):
+        state[f"features.{idx}.weight"] = torch.randn(width, previous, 3, 3, generator=g) * 0.05
+        state[f"features.{idx}.bias"] = torch.randn(width, generator=g) * 0.01
+        previous = width
+    path = tmp_path / "vgg19.pth"
+    torch.save(state, path)
+    return path

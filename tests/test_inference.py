@@ -34,7 +34,7 @@ def test_channels_last_gives_the_same_predictions_for_cascades_and_baselines() -
 
     from upgan.io.bundle import ModelBundle
     from upgan.methods import predict_bundle
-    from upgan.training.baselines import build_baseline_generator
+    from upgan.methods.single import build_generator
 
     torch.manual_seed(0)
     cfg = CascadeConfig(n_phases=2, unet=UNetConfig(in_channels=1, base_width=4, depth=2))
@@ -42,7 +42,7 @@ def test_channels_last_gives_the_same_predictions_for_cascades_and_baselines() -
     cascade = ModelBundle.pack(states, {"task": "mri_recon", "method": "upgan", "cascade": cfg.to_dict()})
     network = {"method": "pix2pix", "in_channels": 1, "image_size": [32, 32],
                "params": {"ngf": 4, "ndf": 4, "n_layers_d": 1}}
-    baseline = ModelBundle.pack({"generator": build_baseline_generator("pix2pix", network).state_dict()},
+    baseline = ModelBundle.pack({"generator": build_generator("pix2pix", network).state_dict()},
                                 {"task": "mri_recon", "method": "pix2pix", "network": network})
     inputs = np.random.default_rng(0).random((5, 1, 32, 32), dtype=np.float32)
     kept = inputs.copy()

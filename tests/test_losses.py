@@ -1,4 +1,5 @@
-"""GGD negative log-likelihood and sigma against scipy.stats.gennorm; LSGAN; loss weights."""
+"""GGD negative log-likelihood and sigma against scipy.stats.gennorm; LSGAN; loss weights and
+how a phase applies them."""
 
 import math
 
@@ -14,6 +15,16 @@ from upgan.losses import (
     lsgan_generator_loss,
     sigma_from_alpha_beta,
 )
+from upgan.models import (
+    UPGAN,
+    CascadeConfig,
+    DiscriminatorConfig,
+    PhaseOutput,
+    UNetConfig,
+    build_discriminator,
+    build_generators,
+)
+from upgan.training import UPGANPhase
 
 
 def _draws(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,3 +147,49 @@ def test_bad_reduction() -> None:
     x = torch.ones(1)
     with pytest.raises(ValueError, match="reduction"):
         ggd_nll(x, x, x, x, reduction="max")
+
+
+# ---- the weights of the generator objective, applied by a phase --------------------------------
+class _ConstantCritic(torch.nn.Module):
+    """A discriminator that scores every patch 0.25: LSGAN_G = (0.25 - 1)^2 = 0.5625."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0], 1, 2, 2), 0.25)
+
+
+def _phase_terms(weights: UPGANLossWeights, step: int, total: int) -> float:
+    """The generator objective of phase 0 for b-hat = 0.5, b = 0, alpha = 1, beta = 2, where
+    L1 = 0.5, GGD = 0.5^2 - log 2 + log 1 + lgamma(1/2) and LSGAN_G = 0.5625 all differ."""
+    cfg = CascadeConfig(n_phases=1, unet=UNetConfig(in_channels=1, base_width=4, depth=2),
+                        discriminator=DiscriminatorConfig(base_width=4, n_layers=2))
+    method = UPGANPhase(UPGAN(build_generators(cfg)), 0, build_discriminator(cfg), weights)
+    method.on_step(step, total)
+    shape = (2, 1, 8, 8)
+    out = PhaseOutput(torch.full(shape, 0.5), torch.ones(shape), torch.full(shape, 2.0), torch.ones(shape))
+    total_loss, _, _ = method.phase_loss(out, torch.zeros(shape), torch.zeros(shape), _ConstantCritic())
+    return total_loss.item()
+
+
+L1_TERM = 0.5
+GGD_TERM = 0.25 - math.log(2.0) + math.lgamma(0.5)
+ADV_TERM = 0.5625
+
+
+@pytest.mark.parametrize("step,lambda_l1,lambda_ggd", [(0, 1.0, 1e-4), (4, 0.5, 1e-3), (8, 0.1, 1e-2)])
+def test_official_objective_weighs_l1_and_ggd_as_documented(step: int, lambda_l1: float, lambda_ggd: float) -> None:
+    """lambda_L1 multiplies the L1 term and lambda_GGD the GGD NLL (the curriculum's pairs over
+    9 updates); swapping them changes the total."""
+    weights = UPGANLossWeights(lambda_adversarial=0.003, recipe="official")
+    expected = lambda_l1 * L1_TERM + lambda_ggd * GGD_TERM + 0.003 * ADV_TERM
+    swapped = lambda_ggd * L1_TERM + lambda_l1 * GGD_TERM + 0.003 * ADV_TERM
+    got = _phase_terms(weights, step, 9)
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert got != pytest.approx(swapped, rel=1e-3)
+
+
+def test_paper_objective_weighs_ggd_by_lambda1_and_adversarial_by_lambda2() -> None:
+    """Eq. 2: lambda1 * L_ggd + lambda2 * L_adv, no L1 term."""
+    weights = UPGANLossWeights(lambda_fidelity=0.7, lambda_adversarial=0.01, recipe="paper")
+    got = _phase_terms(weights, 3, 9)
+    assert got == pytest.approx(0.7 * GGD_TERM + 0.01 * ADV_TERM, rel=1e-6)
+    assert got != pytest.approx(0.01 * GGD_TERM + 0.7 * ADV_TERM, rel=1e-3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -11,19 +12,68 @@ from pathlib import Path
 logger = logging.getLogger("upgan")
 
 
-def _model_from_mlflow(run_id: str, workdir: Path) -> Path:
-    """Download a cell's ``model.safetensors`` given its MLflow child (or parent) run id."""
-    import mlflow
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+MLFLOW_MODEL = re.compile(r"^(runs|models):/")
 
-    client = mlflow.tracking.MlflowClient()
-    run = client.get_run(run_id)
-    tags = run.data.tags
+
+def _tracking_uri(explicit: str | None) -> str:
+    """The MLflow store to read: ``explicit``, else the project's ``mlflow.yml`` (as ``kedro run``
+    reads it), else ``$MLFLOW_TRACKING_URI``. A relative sqlite file is looked for in the
+    current folder, then in the project folder; a missing one is an error (never created)."""
+    from upgan.pipelines.tracking_store import project_tracking_uri, sqlite_file
+    from upgan.structure import PROJECT_ROOT
+
+    uri = explicit or project_tracking_uri(PROJECT_ROOT / "conf")
+    if not uri:
+        raise ValueError("no MLflow tracking URI: run from the project folder, or give --tracking-uri")
+    database = sqlite_file(uri)
+    if database is None:
+        return uri
+    candidates = [database] if database.is_absolute() else [Path.cwd() / database, PROJECT_ROOT / database]
+    for path in candidates:
+        if path.is_file():
+            return f"sqlite:///{path.resolve()}"
+    raise ValueError(f"no MLflow store {database} (looked in {', '.join(str(p.parent) for p in candidates)}): "
+                     "run `upgan predict` where `kedro run` ran, or give --tracking-uri")
+
+
+def _bundle_of_run(run_id: str, workdir: Path, tracking_uri: str) -> Path:
+    """A cell's bundle given its MLflow child run id: the run's model, else (runs logged before
+    cells had models) the bundle logged on its parent run under ``<task>/<method>/n<NN>/``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from upgan.pipelines.mlflow_model import download_bundle
+
+    tags = mlflow.tracking.MlflowClient(tracking_uri).get_run(run_id).data.tags
     if "cell" not in tags:
         raise ValueError(f"MLflow run {run_id} is not an upgan cell run (no 'cell' tag)")
-    task, method, cell = tags["cell"].split(".")
-    parent = tags.get("mlflow.parentRunId", run_id)
-    return Path(mlflow.artifacts.download_artifacts(
-        run_id=parent, artifact_path=f"{task}/{method}/{cell}/model.safetensors", dst_path=str(workdir)))
+    try:
+        return download_bundle(f"runs:/{run_id}/model", workdir, tracking_uri)
+    except MlflowException:
+        task, method, cell = tags["cell"].split(".")
+        parent = tags.get("mlflow.parentRunId", run_id)
+        return Path(mlflow.artifacts.download_artifacts(
+            run_id=parent, artifact_path=f"{task}/{method}/{cell}/model.safetensors", dst_path=str(workdir),
+            tracking_uri=tracking_uri))
+
+
+def _model_from_mlflow(model: str, workdir: Path, tracking_uri: str | None = None) -> Path:
+    """Download a cell's ``model.safetensors`` given its MLflow child run id, a
+    ``runs:/<run id>/model`` or a ``models:/<name>/<version>`` URI; one ValueError naming the
+    store when the store, the run or the model is absent."""
+    from mlflow.exceptions import MlflowException
+
+    from upgan.pipelines.mlflow_model import download_bundle
+
+    uri = _tracking_uri(tracking_uri)
+    try:
+        if RUN_ID.match(model):
+            return _bundle_of_run(model, workdir, uri)
+        return download_bundle(model, workdir, uri)
+    except MlflowException as exc:
+        reason = str(exc.message).splitlines()[0]
+        raise ValueError(f"{model} not found in the MLflow store {uri}: {reason}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                        description="Translate NIfTI volumes with a trained cell and write the result "
                                    "and its uncertainty σ as NIfTI with the input's affine and header.")
     p.add_argument("model", help="a cell's model folder (data/06_models/<task>/<method>/n<NN>), its "
-                                 "model.safetensors, or an MLflow run id of the cell")
+                                 "model.safetensors, the MLflow run id of the cell, runs:/<run id>/model "
+                                 "or models:/<name>/<version>")
     p.add_argument("input", help="a .nii/.nii.gz volume or a folder of them")
     p.add_argument("output_dir", help="where to write <name>_<target>.nii.gz and <name>_sigma.nii.gz")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow store of an MLflow model (default: the project's conf/<env>/mlflow.yml, "
+                        "as `kedro run` uses it)")
     p.add_argument("--batch-size", type=int, default=16, help="slices per forward pass")
     p.add_argument("--phases", action="store_true", help="also write the σ map of every phase")
     p.add_argument("--no-clip", action="store_true",
@@ -52,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             model = Path(args.model)
-            if not model.exists() and len(args.model) == 32 and args.model.isalnum():
-                model = _model_from_mlflow(args.model, Path(tmp))
+            if MLFLOW_MODEL.match(args.model) or (not model.exists() and RUN_ID.match(args.model)):
+                model = _model_from_mlflow(args.model, Path(tmp), args.tracking_uri)
             predict_files(model, args.input, args.output_dir, device=args.device,
                           batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip)
     except (FileNotFoundError, ValueError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -49,6 +50,114 @@ class RuntimeHooks:
         configure_cpu_threads((params.get("runtime") or {}).get("cpu_threads"))
 
 
+class MlflowStoreHooks:
+    """Initialise a sqlite MLflow store once, safely, before kedro-mlflow opens it: runs that
+    start together on a fresh ``mlflow.db`` otherwise migrate its schema at the same time and
+    break the file (see :func:`upgan.pipelines.tracking_store.initialise_store`)."""
+
+    @hook_impl(tryfirst=True)  # before kedro-mlflow's hook, which builds the store
+    def after_context_created(self, context: KedroContext) -> None:
+        """Create or migrate the store and the run's experiment under a file lock."""
+        import mlflow
+        from kedro.config import MissingConfigException
+        from kedro.framework.project import PACKAGE_NAME
+
+        from upgan.pipelines.tracking_store import initialise_store, resolve_location
+
+        if mlflow.active_run():  # kedro-mlflow then uses the caller's run and ignores mlflow.yml
+            return
+        patterns = context.config_loader.config_patterns
+        patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])  # as kedro-mlflow
+        try:
+            conf = context.config_loader["mlflow"] or {}
+        except MissingConfigException:
+            conf = {}
+        except Exception as error:  # noqa: BLE001 (e.g. kedro-mlflow's resolvers, not registered yet)
+            logger.debug("MLflow store not initialised here (kedro-mlflow reads mlflow.yml): %s", error)
+            return
+        uri = (conf.get("server") or {}).get("mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+        experiment = (conf.get("tracking") or {}).get("experiment") or {}
+        kwargs = dict(experiment.get("create_experiment_kwargs") or {})
+        if kwargs.get("artifact_location"):
+            kwargs["artifact_location"] = resolve_location(context.project_path, kwargs["artifact_location"])
+        initialise_store(uri, experiment.get("name") or PACKAGE_NAME, kwargs)
+
+
+class TrackingHooks:
+    """Open :mod:`upgan.pipelines.tracking`'s gate for the length of a Kedro run, so nodes log to
+    MLflow only inside one (a node called from a notebook logs nothing); tag the parent run
+    (host, process, runner, experiment kind), mark runs left RUNNING by killed processes as
+    KILLED, and log every cell's model bundle as an MLflow model on its child run."""
+
+    def __init__(self) -> None:
+        self._register = False
+
+    @hook_impl(trylast=True)  # after kedro-mlflow's hook has started the parent run
+    def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
+        """Let the tracking helpers log; tag the parent run; close runs of dead processes."""
+        from upgan.pipelines import tracking
+
+        self._register = _register_models()
+        tracking.open_gate()
+        parent = tracking.parent_run_id()
+        if parent is None:
+            return
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        from upgan.pipelines.tracking_store import mark_killed_runs, tag_parent_run
+
+        client = MlflowClient()
+        try:
+            tag_parent_run(client, parent, run_params.get("runner"))
+            mark_killed_runs(client, client.get_run(parent).info.experiment_id, parent)
+        except MlflowException as error:  # bookkeeping: never fail a run over it
+            logger.warning("could not tag the MLflow run or close stale runs: %s", error)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data, node) -> None:
+        """Log a cell's final model bundle (``<cell>.model``) on the cell's child run."""
+        from upgan.io.bundle import ModelBundle
+        from upgan.pipelines import tracking
+
+        cell, _, name = dataset_name.rpartition(".")
+        if name != "model" or not tracking.CELL.match(cell) or not isinstance(data, ModelBundle):
+            return
+        from mlflow.exceptions import MlflowException
+
+        try:
+            uri = tracking.log_cell_model(cell, data, register=self._register)
+        except (MlflowException, OSError) as error:  # the bundle is on disk: warn, go on
+            logger.warning("could not log %s's model to MLflow: %s", cell, error)
+            return
+        if uri:
+            logger.info("Logged %s's model to MLflow as %s", cell, uri)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict, run_result, pipeline, catalog) -> None:
+        """Close the gate after a run."""
+        from upgan.pipelines import tracking
+
+        tracking.close_gate()
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline, catalog) -> None:
+        """Close the gate after a failed run."""
+        from upgan.pipelines import tracking
+
+        tracking.close_gate()
+
+
+def _register_models() -> bool:
+    """The ``tracking.register_models`` parameter (default false), checked to be a boolean."""
+    value = (structure.parameters().get("tracking") or {}).get("register_models", False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError(f"parameter tracking.register_models must be true or false, got {value!r}")
+    return value
+
+
 class NodeTimingHooks:
     """Time every node; log each duration and, after the run, where the time went.
 
@@ -60,6 +169,7 @@ class NodeTimingHooks:
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
         self._times: list[tuple[str, str, str, float]] = []
+        self._per_namespace: dict[str, list[float]] = {}  # namespace -> [seconds, nodes]
         self._run_started = 0.0
 
     @hook_impl
@@ -67,6 +177,7 @@ class NodeTimingHooks:
         """Start the clock."""
         self._started.clear()
         self._times.clear()
+        self._per_namespace.clear()
         self._run_started = time.perf_counter()
 
     @hook_impl
@@ -76,10 +187,23 @@ class NodeTimingHooks:
 
     @hook_impl
     def after_node_run(self, node) -> None:
-        """Record and log the node's duration."""
+        """Record and log the node's duration; a cell's node also updates the cell's compute time
+        (``cell_seconds`` on its MLflow child run: the sum of its nodes' durations so far)."""
         seconds = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
-        self._times.append((node.name, node.namespace or "", _node_stage(node.tags), seconds))
+        namespace = node.namespace or ""
+        self._times.append((node.name, namespace, _node_stage(node.tags), seconds))
         logger.info("Node %s took %.1f s", node.name, seconds)
+        total = self._per_namespace.setdefault(namespace, [0.0, 0])
+        total[0] += seconds
+        total[1] += 1
+        from mlflow.exceptions import MlflowException
+
+        from upgan.pipelines import tracking
+
+        try:
+            tracking.log_cell_seconds(namespace, total[0], total[1])
+        except MlflowException as error:  # timing is a convenience: never fail a run over it
+            logger.warning("could not log %s's cell_seconds to MLflow: %s", namespace, error)
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from upgan.models.cascade import UPGAN, PhaseOutput
 from upgan.models.unet import UncertaintyUNet
-from upgan.training.engine import resolve_device
+from upgan.training.stage import resolve_device
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """Losses of the baselines: pix2pix (BCE cGAN), PAN (discriminator-feature perceptual loss with a
 margin) and MedGAN (perceptual, style and content terms).
 
-Facts: the three papers and their public PyTorch (re-)implementations (see
-:mod:`upgan.models.baselines`). All losses are computed
+Facts: the three papers and their public PyTorch (re-)implementations: pix2pix's port
+(junyanz/pytorch-CycleGAN-and-pix2pix) and PAN's re-implementation
+(flowerofdream/pytorch-Perceptual-Adversarial-Networks, "PAN-fd" below). All losses are computed
 in float32 (safe under bf16 autocast) and return scalar tensors unless stated otherwise.
 """
 
@@ -14,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-#: PAN per-layer weights lambda_i on the D hidden layers 1, 4, 6, 8. [V] in the PAN-fd
-#: re-implementation (``train_model.py``); that they are the paper's numbers is [U].
+#: PAN per-layer weights lambda_i on the D hidden layers 1, 4, 6, 8, those of PAN-fd
+#: (``train_model.py``); the paper does not confirm them.
 PAN_LAYER_WEIGHTS = (5.0, 1.5, 1.5, 1.0)
-#: PAN margin m. [V] in PAN-fd; the paper's value (possibly task dependent) is [U].
+#: PAN margin m, that of PAN-fd; the paper's value (possibly task dependent) is not known.
 PAN_MARGIN = 3.0
 
 
@@ -47,7 +48,7 @@ def gan_bce_generator_loss(d_fake_logits: Tensor) -> Tensor:
 def gan_bce_discriminator_loss(d_real: Tensor, d_fake: Tensor, scale: float = 0.5) -> Tensor:
     """``scale * (BCE(D(real), 1) + BCE(D(fake), 0))`` on raw logits.
 
-    ``scale=0.5`` is pix2pix's halving of the D objective (slows D down) [V J-p2p]; PAN's
+    ``scale=0.5`` is pix2pix's halving of the D objective (slows D down), as in its PyTorch port; PAN's
     formulation uses the plain sum (``scale=1``).
     """
     r, f = d_real.float(), d_fake.float()
@@ -66,8 +67,8 @@ def pan_perceptual_distance(
     """PAN perceptual distance ``sum_i lambda_i * mean|H_i(y) - H_i(T(x))|``.
 
     ``H_i`` are hidden layers of the PAN discriminator, each ``(B, C_i, H_i, W_i)``; the mean is
-    over ``C_i * H_i * W_i`` (a normalised L1 norm; whether the paper normalises is [U]).
-    Default ``lambda = (5, 1.5, 1.5, 1)`` [V PAN-fd, paper value U].
+    over ``C_i * H_i * W_i`` (a normalised L1 norm; whether the paper normalises is not known).
+    Default ``lambda = (5, 1.5, 1.5, 1)``, those of PAN-fd (the paper's are not known).
 
     Args:
         reduction: ``"mean"`` (scalar, also averaged over the batch) or ``"none"`` (``(B,)``).
@@ -88,7 +89,7 @@ def pan_discriminator_margin(distance: Tensor, margin: float = PAN_MARGIN) -> Te
     """PAN's positive-margin term for D, ``[m - d]^+ = max(0, m - d)``, elementwise.
 
     D minimises it, i.e. pushes the perceptual distance ``d`` of real and fake above ``m``; once
-    ``d > m`` the term is 0 and gives no gradient. Default ``m = 3.0`` [V PAN-fd, paper value U].
+    ``d > m`` the term is 0 and gives no gradient. Default ``m = 3.0``, that of PAN-fd (the paper's is not known).
     """
     return torch.clamp(margin - distance, min=0.0)
 
@@ -111,7 +112,7 @@ def style_loss(
     """MedGAN style loss ``sum_j lambda_sj * ||Gr_j(y) - Gr_j(y_hat)||_F^2 / (4 d_j^2)``.
 
     ``Gr_j`` from :func:`gram_matrix`, ``d_j`` the channels of extractor layer j; the squared
-    Frobenius norm is per image, then averaged over the batch. Weights default to 1 [V MG-ali].
+    Frobenius norm is per image, then averaged over the batch. Weights default to 1.
     """
     _pairs(feats_real, feats_fake, "style_loss")
     lam = _weights(weights, len(feats_real), "style_loss")
@@ -145,7 +146,7 @@ def medgan_perceptual_loss(
 ) -> Tensor:
     """MedGAN perceptual loss ``sum_i lambda_pi * ||D_i(y) - D_i(y_hat)||_1 / (h_i w_i d_i)`` on
     the hidden features of the (conditional PatchGAN) discriminator, averaged over the batch.
-    Per-layer weights default to 1 (paper values [U])."""
+    Per-layer weights default to 1 (the paper's values are not known)."""
     _pairs(feats_real, feats_fake, "medgan_perceptual_loss")
     lam = _weights(weights, len(feats_real), "medgan_perceptual_loss")
     total = torch.zeros((), device=feats_fake[0].device)

@@ -20,8 +20,7 @@ import numpy as np
 from upgan.io.bundle import ModelBundle, load_bundle
 from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_nifti, save_nifti
 from upgan.methods import predict_bundle
-from upgan.preparation.geometry import axial_slices, from_axial_slices
-from upgan.preparation.normalisation import VALID_RANGE, HUWindow, PercentileScale
+from upgan.preparation import PercentileScale, PreparationConfig, axial_slices, from_axial_slices
 from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -72,8 +71,9 @@ def check_input_matches_task(volume: NiftiVolume, path: Path, task_name: str) ->
     task = get_task(task_name)
     name = path.name.lower()
     expected = task.input_modality
+    own = _MODALITY_HINTS.get(expected)
     for modality, pattern in _MODALITY_HINTS.items():
-        if modality != expected and re.search(pattern, name) and not re.search(_MODALITY_HINTS[expected], name):
+        if modality != expected and re.search(pattern, name) and not (own and re.search(own, name)):
             raise TaskMismatchError(
                 f"{path}: the file name suggests {modality.upper()}, but the model was trained for "
                 f"{task.name} ({task.description}); its input is {expected.upper()}"
@@ -94,29 +94,26 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
     """Translate one volume (see the module docstring). Shapes: (X, Y, Z) in, (X, Y, Z) out.
 
     With ``clip`` (the default, as evaluation scores it) the translated image is clipped to the
-    valid range of the normalised scale, [0, 1] (the CT window; the T1 scale); ``clip=False``
-    keeps the network's raw values. σ is never clipped."""
+    task's valid range of the normalised scale, [0, 1] (the CT window; the T1 scale);
+    ``clip=False`` keeps the network's raw values. σ is never clipped. Units: the task's target
+    normalisation (:meth:`~upgan.preparation.TargetNormalisation.record_at_prediction`)."""
     task = get_task(bundle.config["task"])
-    prep = bundle.config.get("preparation", {})
-    size = int(prep.get("slice_size", 64))
+    prep = PreparationConfig.from_params(bundle.config.get("preparation", {}))
+    size = prep.slice_size
     to_ras = _canonical_transform(volume.affine)
     from_ras = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt("RAS"), nib.io_orientation(volume.affine))
     data = nib.orientations.apply_orientation(volume.data, to_ras).astype(np.float32)
-    scaler = PercentileScale(float(prep.get("percentile", 99.5)))
+    scaler = PercentileScale(prep.percentile)
     scale = scaler.scale_of(data)
     slices = axial_slices(scaler.forward(data, scale), size)[:, None]  # (Z, 1, S, S)
     prediction = predict_bundle(bundle, slices, device=device, batch_size=batch_size,
                                 channels_last=channels_last)
     if clip:
-        prediction.image = np.clip(prediction.image, *VALID_RANGE)
+        prediction.image = np.clip(prediction.image, *task.valid_range)
+    record = task.target_normalisation.record_at_prediction(prep, scale)  # MRI: the input's own scale
 
     def back(x: np.ndarray, is_sigma: bool) -> np.ndarray:
-        vol = from_axial_slices(x[:, 0], data.shape)
-        if task.target_modality == "ct":
-            window = HUWindow(*prep.get("hu_window", (-1024.0, 3071.0)))
-            vol = vol * window.width if is_sigma else window.inverse(vol)
-        else:
-            vol = vol * scale  # MRI: the input's own intensity scale
+        vol = task.target_normalisation.to_units(from_axial_slices(x[:, 0], data.shape), record, sigma=is_sigma)
         if is_sigma:
             vol = np.maximum(vol, 0.0)
         return np.ascontiguousarray(nib.orientations.apply_orientation(vol, from_ras), dtype=np.float32)

@@ -1,9 +1,13 @@
 """The parts of the configuration that shape the pipelines (tasks, methods, phases, sweep grid).
 
-Kedro builds pipelines before it hands parameters to nodes, so the registry reads these few
-structural parameters itself, from the same configuration environment as the run: the hook
+Why this module reads configuration itself: Kedro builds the pipelines (``register_pipelines``)
+before it hands parameters to nodes, and a pipeline's shape -- which tasks and methods have
+cells, how many phase nodes a cascade has -- depends on parameters. So these few structural
+parameters are read here, from the same configuration environment as the run: the hook
 :class:`upgan.hooks.ProjectStructureHooks` records the run's parameters as soon as the Kedro
-context exists and asks Kedro to rebuild the pipelines when the environment changed.
+context exists and asks Kedro to rebuild the pipelines when they changed. Nodes receive the
+structure through their bound arguments (task, method, patients, M, phase), never by reading
+these parameters again: this module is the one channel for them.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any
 
 from kedro.config import OmegaConfigLoader
 
+from upgan.configuration import CONFIG_LOADER_ARGS
 from upgan.schema import unknown_keys_message
-from upgan.tasks import get_task
+from upgan.tasks import get_task, task_names
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +50,15 @@ def parameters() -> dict[str, Any]:
     """The recorded run parameters, or those of ``$KEDRO_ENV`` (default ``local``) over base."""
     if _active["parameters"] is None:
         env = os.environ.get("KEDRO_ENV") or "local"
-        from upgan.settings import CONFIG_LOADER_ARGS
-
         loader = OmegaConfigLoader(conf_source=str(PROJECT_ROOT / "conf"), env=env, **CONFIG_LOADER_ARGS)
         _active.update(env=env, parameters=dict(loader["parameters"]))
     return _active["parameters"]
 
 
 def tasks() -> list[str]:
-    """Tasks the default pipelines cover (``tasks`` parameter), each checked against the registry."""
-    names = list(parameters().get("tasks", ["pet_to_ct", "mri_recon", "mri_motion"]))
+    """Tasks the default pipelines cover (``tasks`` parameter, default every registered task),
+    each checked against the registry."""
+    names = list(parameters().get("tasks", task_names()))
     for name in names:
         get_task(name)
     return names
@@ -112,7 +116,7 @@ def weak_supervision_grid() -> tuple[list[str], list[int], list[str]]:
     unknown = sorted(set(grid) - {"tasks", "counts", "methods"})
     if unknown:
         raise ValueError(unknown_keys_message(unknown, ["tasks", "counts", "methods"], "weak_supervision"))
-    tasks = list(grid.get("tasks", ["pet_to_ct"]))
+    tasks = list(grid.get("tasks", task_names()[:1]))  # default: the first task (the paper sweeps PET->CT)
     counts = list(grid.get("counts", []))
     methods = list(grid.get("methods", []))
     for task in tasks:
@@ -152,6 +156,6 @@ def require_sweep() -> None:
                          "(tasks, counts, methods) are configured")
     raise ValueError(
         f"the weak_supervision pipeline is empty: weak_supervision.tasks "
-        f"{list(grid.get('tasks', ['pet_to_ct']))} names none of the tasks in `tasks` {tasks()}; "
+        f"{list(grid.get('tasks', task_names()[:1]))} names none of the tasks in `tasks` {tasks()}; "
         "add the sweep's task to `tasks` or set weak_supervision.tasks to configured tasks"
     )

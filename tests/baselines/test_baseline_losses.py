@@ -18,9 +18,17 @@ from upgan.losses_baselines import (
 )
 
 
-def test_pan_defaults_recorded():
-    assert PAN_LAYER_WEIGHTS == (5.0, 1.5, 1.5, 1.0)
-    assert PAN_MARGIN == 3.0
+def test_pan_defaults_weigh_the_layers_and_set_the_margin():
+    """PAN-fd's lambda = (5, 1.5, 1.5, 1) and m = 3, seen through the losses: layer i differs by
+    i + 1 everywhere, so the distance is 5 * 1 + 1.5 * 2 + 1.5 * 3 + 1 * 4 = 16.5 by hand."""
+    real = [torch.zeros(2, c, s, s) for c, s in ((1, 8), (2, 4), (4, 2), (8, 1))]
+    fake = [torch.full_like(r, float(i + 1)) for i, r in enumerate(real)]
+    assert pan_perceptual_distance(real, fake).item() == pytest.approx(16.5)
+    assert pan_perceptual_distance(real, fake, PAN_LAYER_WEIGHTS).item() == pytest.approx(16.5)
+    # [m - d]^+ with m = 3: 3 - 1 = 2 below the margin, nothing at or above it
+    d = torch.tensor([1.0, 3.0, 16.5])
+    np.testing.assert_allclose(pan_discriminator_margin(d).numpy(), [2.0, 0.0, 0.0])
+    np.testing.assert_allclose(pan_discriminator_margin(d, PAN_MARGIN).numpy(), [2.0, 0.0, 0.0])
 
 
 def test_pan_margin_hand_values_and_gradient():
@@ -75,11 +83,34 @@ def test_style_and_content_against_numpy():
     assert medgan_perceptual_loss(ta, tb).item() == pytest.approx(perc, rel=1e-5)
 
 
+def _bce_numpy(logits: np.ndarray, label: float) -> float:
+    """Mean binary cross-entropy of sigmoid(logits) against ``label``, in float64."""
+    p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    return float(np.mean(-(label * np.log(p) + (1.0 - label) * np.log(1.0 - p))))
+
+
 def test_bce_losses():
     z = torch.zeros(3, 1, 2, 2)
     assert gan_bce_generator_loss(z).item() == pytest.approx(np.log(2))
     # pix2pix halves the D objective
     assert gan_bce_discriminator_loss(z, z).item() == pytest.approx(np.log(2))
     assert gan_bce_discriminator_loss(z, z, scale=1.0).item() == pytest.approx(2 * np.log(2))
-    big = torch.full((2, 1), 20.0)
-    assert gan_bce_discriminator_loss(big, -big).item() < 1e-6
+    # a confident, right discriminator: log(1 + e^-5) per term
+    big = torch.full((2, 1), 5.0)
+    assert gan_bce_discriminator_loss(big, -big, scale=1.0).item() == pytest.approx(
+        2 * np.log1p(np.exp(-5.0)), rel=1e-5
+    )
+    # and a confident, wrong one: log(1 + e^5) per term
+    assert gan_bce_discriminator_loss(-big, big, scale=1.0).item() == pytest.approx(
+        2 * np.log1p(np.exp(5.0)), rel=1e-5
+    )
+
+
+def test_bce_losses_against_numpy():
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(0.0, 3.0, (4, 1, 5, 5)), rng.normal(-1.0, 2.0, (4, 1, 5, 5))
+    t_real, t_fake = torch.from_numpy(real).float(), torch.from_numpy(fake).float()
+    assert gan_bce_generator_loss(t_fake).item() == pytest.approx(_bce_numpy(fake, 1.0), rel=1e-5)
+    both = _bce_numpy(real, 1.0) + _bce_numpy(fake, 0.0)
+    assert gan_bce_discriminator_loss(t_real, t_fake).item() == pytest.approx(0.5 * both, rel=1e-5)
+    assert gan_bce_discriminator_loss(t_real, t_fake, scale=1.0).item() == pytest.approx(both, rel=1e-5)

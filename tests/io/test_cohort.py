@@ -12,10 +12,10 @@ from upgan.io.cohort import (
     CohortError,
     SyntheticCohortSpec,
     discover_cohort,
-    ixi_orient,
     ras_affine,
     write_synthetic_cohort,
 )
+from upgan.io.layouts import IXI_T1, PET_CT, ixi_orient
 from upgan.io.nifti import VolumeError
 
 
@@ -29,7 +29,7 @@ def test_pet_ct_layout_is_indexed(tmp_path):
     for s in ("sub-b", "sub-a"):
         _vol(tmp_path / s / "pet.nii.gz")
         _vol(tmp_path / s / "ct.nii.gz")
-    index = discover_cohort(tmp_path, "pet_ct")
+    index = discover_cohort(tmp_path, PET_CT)
     assert index["subject_id"].tolist() == ["sub-a", "sub-a", "sub-b", "sub-b"]
     assert set(index["modality"]) == {"pet", "ct"}
     assert json.loads(index["shape"][0]) == [6, 6, 4]
@@ -39,39 +39,41 @@ def test_ixi_layout_uses_ixi_names(tmp_path):
     _vol(tmp_path / "IXI002-Guys-0828-T1.nii.gz")
     _vol(tmp_path / "IXI012-HH-1211-T1.nii.gz")
     (tmp_path / "IXI002-Guys-0828-T2.nii.gz").write_text("ignored")
-    index = discover_cohort(tmp_path, "ixi_t1")
+    index = discover_cohort(tmp_path, IXI_T1)
     assert index["subject_id"].tolist() == ["IXI002-Guys-0828", "IXI012-HH-1211"]
 
 
 def test_cohort_errors(tmp_path):
     with pytest.raises(CohortError, match="does not exist"):
-        discover_cohort(tmp_path / "missing", "pet_ct")
+        discover_cohort(tmp_path / "missing", PET_CT)
     with pytest.raises(CohortError, match="no volumes found"):
-        discover_cohort(tmp_path, "ixi_t1")
-    with pytest.raises(CohortError, match="unknown cohort layout"):
-        discover_cohort(tmp_path, "dicom")
+        discover_cohort(tmp_path, IXI_T1)
+    with pytest.raises(TypeError, match="CohortLayout"):
+        discover_cohort(tmp_path, "pet_ct")  # a layout is an object, not its name
+    with pytest.raises(TypeError, match="CohortLayout"):
+        SyntheticCohortSpec("pet_ct", 1, 0, {})
     _vol(tmp_path / "s1" / "pet.nii.gz")
     with pytest.raises(CohortError, match="without ct"):
-        discover_cohort(tmp_path, "pet_ct")
+        discover_cohort(tmp_path, PET_CT)
 
 
 def test_pet_ct_pairs_must_share_a_grid(tmp_path):
     _vol(tmp_path / "s1" / "pet.nii.gz", shape=(6, 6, 4))
     _vol(tmp_path / "s1" / "ct.nii.gz", shape=(6, 6, 5))
     with pytest.raises(CohortError, match="shape"):
-        discover_cohort(tmp_path, "pet_ct")
-    assert len(discover_cohort(tmp_path, "pet_ct", resample_ct_to_pet=True)) == 2
+        discover_cohort(tmp_path, PET_CT)
+    assert len(discover_cohort(tmp_path, PET_CT, resample_ct_to_pet=True)) == 2
     shifted = np.eye(4)
     shifted[0, 3] = 5.0
     _vol(tmp_path / "s1" / "ct.nii.gz", shape=(6, 6, 4), affine=shifted)
     with pytest.raises(CohortError, match="affines differ"):
-        discover_cohort(tmp_path, "pet_ct")
+        discover_cohort(tmp_path, PET_CT)
 
 
 def test_4d_header_is_rejected_before_loading(tmp_path):
     _vol(tmp_path / "IXI001-X-1-T1.nii.gz", shape=(4, 4, 4, 2))
     with pytest.raises(VolumeError, match="3D"):
-        discover_cohort(tmp_path, "ixi_t1")
+        discover_cohort(tmp_path, IXI_T1)
 
 
 def test_ixi_orientation_maps_to_the_same_world_points():
@@ -91,19 +93,19 @@ def test_ixi_orientation_maps_to_the_same_world_points():
 def test_file_names_match_case_insensitively(tmp_path):
     _vol(tmp_path / "petct" / "s1" / "PET.nii.gz")
     _vol(tmp_path / "petct" / "s1" / "CT.NII.GZ")
-    index = discover_cohort(tmp_path / "petct", "pet_ct")
+    index = discover_cohort(tmp_path / "petct", PET_CT)
     assert sorted(index["modality"]) == ["ct", "pet"]
     _vol(tmp_path / "ixi" / "IXI002-Guys-0828-t1.nii.gz")
     _vol(tmp_path / "ixi" / "IXI012-HH-1211-T1.NII")
-    index = discover_cohort(tmp_path / "ixi", "ixi_t1")
+    index = discover_cohort(tmp_path / "ixi", IXI_T1)
     assert index["subject_id"].tolist() == ["IXI002-Guys-0828", "IXI012-HH-1211"]
 
 
 @pytest.mark.parametrize(
     ("layout", "names"),
     [
-        ("pet_ct", ["s1/pet.nii", "s1/pet.nii.gz", "s1/ct.nii.gz"]),
-        ("ixi_t1", ["IXI002-Guys-0828-T1.nii", "IXI002-Guys-0828-T1.nii.gz"]),
+        (PET_CT, ["s1/pet.nii", "s1/pet.nii.gz", "s1/ct.nii.gz"]),
+        (IXI_T1, ["IXI002-Guys-0828-T1.nii", "IXI002-Guys-0828-T1.nii.gz"]),
     ],
 )
 def test_the_same_volume_twice_is_refused_naming_both_files(tmp_path, layout, names):
@@ -124,8 +126,8 @@ def test_hidden_files_are_skipped_and_counted(tmp_path, caplog):
     (tmp_path / "petct" / "s1" / "._pet.nii.gz").write_bytes(b"\x00\x05\x16\x07")
     (tmp_path / "petct" / ".DS_Store").write_bytes(b"\x00")
     with caplog.at_level("INFO", logger="upgan.io.cohort"):
-        assert discover_cohort(tmp_path / "ixi", "ixi_t1")["subject_id"].tolist() == ["IXI002-Guys-0828"]
-        assert len(discover_cohort(tmp_path / "petct", "pet_ct")) == 2
+        assert discover_cohort(tmp_path / "ixi", IXI_T1)["subject_id"].tolist() == ["IXI002-Guys-0828"]
+        assert len(discover_cohort(tmp_path / "petct", PET_CT)) == 2
     skipped = [r.getMessage() for r in caplog.records if "hidden" in r.getMessage()]
     assert len(skipped) == 2 and "1 hidden" in skipped[0] and "2 hidden" in skipped[1]
 
@@ -145,7 +147,7 @@ def test_stale_staging_folders_of_a_killed_generation_are_removed(tmp_path, capl
     others = [tmp_path / ".pet_ct-backup", tmp_path / ".ixi_t1-abcd1234", tmp_path / "pet_ct-abcd1234"]
     for folder in others:
         folder.mkdir()
-    spec = SyntheticCohortSpec("pet_ct", 1, 0, {"shape": [32, 32, 16], "spacing_mm": [7.0, 7.0, 8.0]})
+    spec = SyntheticCohortSpec(PET_CT, 1, 0, {"shape": [32, 32, 16], "spacing_mm": [7.0, 7.0, 8.0]})
     with caplog.at_level("INFO", logger="upgan.io.cohort"):
         write_synthetic_cohort(tmp_path / "pet_ct", spec, progress=False)
     assert not killed.exists() and not legacy.exists()
@@ -153,3 +155,10 @@ def test_stale_staging_folders_of_a_killed_generation_are_removed(tmp_path, capl
     removed = [r.getMessage() for r in caplog.records if "Removed" in r.getMessage()]
     assert len(removed) == 2 and any(str(killed) in m for m in removed) and any(str(legacy) in m for m in removed)
     assert not (tmp_path / "pet_ct" / ".upgan-staging.json").exists()
+
+
+def test_the_stamp_names_the_layout_as_cohorts_written_before_did():
+    simulation = {"shape": [32, 32, 16], "spacing_mm": [7.2, 7.2, 10.0]}
+    assert SyntheticCohortSpec(IXI_T1, 2, 5, simulation).fingerprint() == {
+        "format": 1, "layout": "ixi_t1", "n_subjects": 2, "seed": 5, "simulation": simulation}
+    assert [PET_CT.subject_id(3), IXI_T1.subject_id(3)] == ["sub-003", "IXI003-SYN-0003"]

@@ -11,6 +11,7 @@ import torch
 from upgan.io.bundle import ModelBundle, save_bundle
 from upgan.io.cohort import SyntheticCohortSpec, write_synthetic_cohort
 from upgan.io.datasets import NpzDataset
+from upgan.io.layouts import PET_CT
 from upgan.io.nifti import NiftiVolume, save_nifti
 
 
@@ -36,7 +37,7 @@ def test_model_bundle_npz_and_nifti_are_world_readable(tmp_path):
 
 
 def test_generated_cohort_is_world_readable(tmp_path):
-    spec = SyntheticCohortSpec("pet_ct", 1, 0, {"shape": [32, 32, 16], "spacing_mm": [7.0, 7.0, 8.0]})
+    spec = SyntheticCohortSpec(PET_CT, 1, 0, {"shape": [32, 32, 16], "spacing_mm": [7.0, 7.0, 8.0]})
     root = write_synthetic_cohort(tmp_path / "pet_ct", spec, progress=False)
     assert _mode(root) == 0o755
     for path in root.rglob("*"):

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from upgan.models.baselines import UnitRangeGenerator
+from upgan.models import UnitRangeGenerator
 from upgan.models.cascade import UPGAN, CascadeConfig
 from upgan.models.unet import UncertaintyUNet, UNetConfig
-from upgan.pipelines.training.nodes import cascade_config, residual_learning
+from upgan.pipelines.training.config import cascade_config, residual_learning
 
 
 class _Zero(nn.Module):

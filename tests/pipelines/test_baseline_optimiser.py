@@ -9,7 +9,7 @@ from kedro.config import OmegaConfigLoader
 
 from upgan import structure
 from upgan.pipelines.parameters import validate_parameters
-from upgan.pipelines.training.nodes import baseline_optimiser, method_params
+from upgan.pipelines.training.config import method_params, single_optimiser
 from upgan.settings import CONFIG_LOADER_ARGS
 
 SHARED = {"batch_size": 8, "lr_generator": 2e-4, "lr_discriminator": 2e-4, "betas": [0.5, 0.999], "cosine": True}
@@ -18,10 +18,10 @@ SHARED = {"batch_size": 8, "lr_generator": 2e-4, "lr_discriminator": 2e-4, "beta
 def test_method_block_overrides_the_shared_optimiser():
     baselines = {"optimiser": SHARED, "pix2pix": {"ngf": 4, "optimiser": {"lr_generator": 1e-3}},
                  "pan": {"width": 4}}
-    optimiser, where = baseline_optimiser(baselines, "pix2pix")
+    optimiser, where = single_optimiser(baselines, "pix2pix")
     assert optimiser == {**SHARED, "lr_generator": 1e-3}
     assert where == "baselines.pix2pix.optimiser"
-    assert baseline_optimiser(baselines, "pan") == (SHARED, "baselines.optimiser")
+    assert single_optimiser(baselines, "pan") == (SHARED, "baselines.optimiser")
     assert method_params(baselines, "pix2pix") == {"ngf": 4}
 
 

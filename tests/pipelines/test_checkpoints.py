@@ -5,20 +5,16 @@ CELL = "pet_to_ct.upgan.n04"
 NODES = [f"{CELL}.train_phase_0", f"{CELL}.train_phase_1", f"{CELL}.fine_tune", "pet_to_ct.pix2pix.n04.train"]
 
 
-def _checkpoints(root):
-    return {p: p.stat().st_mtime_ns for p in (root / "06_models" / "checkpoints").rglob("*.pt")}
-
-
-def test_a_changed_setting_trains_fresh_beside_the_old_checkpoints(kedro_project, tmp_path):
+def test_a_changed_setting_trains_fresh_beside_the_old_checkpoints(checkpoint_times, kedro_project, tmp_path):
     params = {"data_root": str(tmp_path / "data")}
     root, _ = kedro_project(pipeline_names=["data_preparation"], namespaces=["pet_to_ct"], runtime_params=params)
     kedro_project(pipeline_names=["training"], node_names=NODES, runtime_params=params)
-    first = _checkpoints(root)
+    first = checkpoint_times(root)
     assert sorted(p.name.split("-")[0] for p in first) == ["fine_tune", "phase_0", "phase_1", "train"]
     changed = {**params, "upgan": {"fine_tune": {"steps": 5}}, "baselines": {"pix2pix": {"ngf": 8}}}
     kedro_project(pipeline_names=["training"], node_names=NODES, runtime_params=changed)
-    second = _checkpoints(root)
+    second = checkpoint_times(root)
     assert {p: t for p, t in second.items() if p in first} == first  # the old ones untouched
     assert sorted(p.name.split("-")[0] for p in set(second) - set(first)) == ["fine_tune", "train"]
     kedro_project(pipeline_names=["training"], node_names=NODES, runtime_params=params)
-    assert _checkpoints(root) == second  # the first settings resume from their own checkpoints
+    assert checkpoint_times(root) == second  # the first settings resume from their own checkpoints

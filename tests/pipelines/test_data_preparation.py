@@ -8,13 +8,16 @@ import pandas as pd
 import pytest
 
 from upgan.io.datasets import SliceSetDataset
+from upgan.preparation import HUWindow
 
 TASKS = ("pet_to_ct", "mri_recon", "mri_motion")
 
 
 @pytest.fixture(scope="module")
-def prepared(default_run):
-    return default_run
+def prepared(kedro_project):
+    """``kedro run --env test --pipeline data_preparation`` (every task)."""
+    data_root, _ = kedro_project(pipeline_names=["data_preparation"])
+    return data_root
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -65,8 +68,6 @@ def test_manifest_geometry_maps_slices_to_world(prepared):
 
 
 def test_ct_is_in_hu_after_inversion(prepared):
-    from upgan.preparation import HUWindow
-
     test = SliceSetDataset(str(prepared / "05_model_input" / "pet_to_ct" / "test.npz")).load()
     hu = HUWindow().inverse(test.targets)
     assert hu.min() < -900  # air around the head

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from upgan.io.cohort import CohortError, SyntheticCohortSpec, write_synthetic_cohort
+from upgan.io.layouts import PET_CT
 from upgan.io.nifti import VolumeError
 from upgan.pipelines.data_preparation import nodes
 from upgan.simulation import PetCtSimulation, simulate_pet_ct_subject
@@ -80,14 +81,14 @@ def test_split_needs_enough_subjects_and_known_keys(tmp_path):
 def test_generator_refuses_to_overwrite_user_data(tmp_path):
     folder = _user_pet_ct(tmp_path / "mine", n=1)
     before = _digest(folder)
-    spec = SyntheticCohortSpec("pet_ct", 1, 0, SMALL)
+    spec = SyntheticCohortSpec(PET_CT, 1, 0, SMALL)
     with pytest.raises(CohortError, match="refusing to generate"):
         write_synthetic_cohort(folder, spec, progress=False)
     assert _digest(folder) == before
 
 
 def test_synthetic_cohort_is_reused_and_seeded(tmp_path):
-    spec = SyntheticCohortSpec("pet_ct", 2, 3, SMALL)
+    spec = SyntheticCohortSpec(PET_CT, 2, 3, SMALL)
     root = write_synthetic_cohort(tmp_path / "c", spec, progress=False)
     first = _digest(root)
     write_synthetic_cohort(root, spec, progress=False)  # unchanged config: nothing rewritten

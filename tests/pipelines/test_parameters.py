@@ -12,7 +12,7 @@ from upgan.settings import CONFIG_LOADER_ARGS
 
 def _params(env: str) -> dict:
     loader = OmegaConfigLoader(conf_source=str(structure.PROJECT_ROOT / "conf"), env=env,
-                               runtime_params={"data_root": "/tmp/unused"}, **CONFIG_LOADER_ARGS)
+                               runtime_params={"data_root": "never-written"}, **CONFIG_LOADER_ARGS)
     return copy.deepcopy(dict(loader["parameters"]))
 
 

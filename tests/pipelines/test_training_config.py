@@ -38,10 +38,11 @@ def test_missing_predecessor_phase(kedro_project, tmp_path):
 def test_unknown_baseline_optimiser_key_is_named():
     """The baseline cell refuses an unknown optimiser key (the old ``epochs``) before training,
     naming it ``baselines.optimiser.<key>``; a bad budget names ``training.steps``."""
-    from upgan.pipelines.training.nodes import fine_tune_steps, phase_steps, train_baseline_cell
+    from upgan.pipelines.training.config import fine_tune_steps, phase_steps
+    from upgan.pipelines.training.nodes import train_single_cell
 
     def cell(baselines, training):
-        return train_baseline_cell("pet_to_ct", "pix2pix", 4, None, None, None, baselines, {},
+        return train_single_cell("pet_to_ct", "pix2pix", 4, None, None, None, baselines, {},
                                    training, {})
 
     with pytest.raises(ValueError, match=r"baselines\.optimiser\.epochs"):

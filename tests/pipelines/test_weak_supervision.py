@@ -1,13 +1,19 @@
-"""The weak-supervision sweep on the test env (2 counts x 2 methods): outputs, nested subsets,
-resuming, running one cell alone, bad grids."""
+"""The weak-supervision sweep on the test env (2 counts x the methods of conf/test): outputs,
+nested subsets, resuming, running one cell alone, bad grids."""
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from upgan.evaluation import CONTRACT_COLUMNS
 from upgan.io.bundle import load_bundle
+from upgan.methods import get
 
-CELLS = [("pix2pix", 2), ("pix2pix", 4), ("upgan", 2), ("upgan", 4)]
+GRID = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "test" / "parameters_weak_supervision.yml")
+                      .read_text())["weak_supervision"]
+CELLS = [(m, n) for m in GRID["methods"] for n in GRID["counts"]]
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +26,6 @@ def sweep(kedro_project, tmp_path_factory):
 def _run(kedro_project, root, runtime_params=None, **kwargs):
     params = {"data_root": str(root), **(runtime_params or {})}
     return kedro_project(pipeline_names=["weak_supervision"], runtime_params=params, **kwargs)
-
-
-def _checkpoints(root):
-    return {p: p.stat().st_mtime_ns for p in (root / "06_models" / "checkpoints").rglob("*.pt")}
 
 
 def test_sweep_writes_the_contract_files_figure_and_tables(sweep):
@@ -41,17 +43,13 @@ def test_sweep_writes_the_contract_files_figure_and_tables(sweep):
 def test_sweep_budget_is_the_same_for_every_patient_count(sweep):
     """Every cell makes training.steps updates per generator / phase (conf/test), whatever its
     number of training patients."""
-    from pathlib import Path
-
-    import yaml
-
     conf = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "test" / "parameters_training.yml")
                           .read_text())
     budget = pd.read_csv(sweep / "08_reporting" / "weak_supervision" / "budget.csv")
     n_phases = conf["upgan"]["n_phases"]
-    expected = {("pix2pix", n, "generator") for _, n in CELLS}
-    expected |= {("upgan", n, f"phase_{m}") for _, n in CELLS for m in range(n_phases)}
-    expected |= {("upgan", n, "fine_tune") for _, n in CELLS}
+    expected = {(method, n, "generator") for method, n in CELLS if not get(method).cascade}
+    expected |= {(method, n, f"phase_{m}") for method, n in CELLS if get(method).cascade for m in range(n_phases)}
+    expected |= {(method, n, "fine_tune") for method, n in CELLS if get(method).cascade}
     assert set(zip(budget.method, budget.n_train_patients, budget.network, strict=True)) == expected
     assert len(budget) == len(expected)
     fine = budget.network == "fine_tune"
@@ -71,13 +69,13 @@ def test_subsets_are_nested_and_test_subjects_shared(sweep):
     assert subjects.nunique() == 1
 
 
-def test_rerun_after_interruption_trains_only_the_missing_cell(kedro_project, sweep):
+def test_rerun_after_interruption_trains_only_the_missing_cell(checkpoint_times, kedro_project, sweep):
     cell = sweep / "06_models" / "pet_to_ct" / "upgan" / "n02"
     for path in [*cell.glob("*.safetensors"), *(sweep / "06_models" / "checkpoints" / "pet_to_ct" / "upgan" / "n02").glob("*.pt")]:
         path.unlink()  # as if the sweep had been killed before this cell trained
-    before = _checkpoints(sweep)
+    before = checkpoint_times(sweep)
     _run(kedro_project, sweep)
-    after = _checkpoints(sweep)
+    after = checkpoint_times(sweep)
     assert {p: t for p, t in after.items() if p in before} == before  # finished cells untouched
     new = set(after) - set(before)
     assert new and all("upgan/n02" in str(p) for p in new)

@@ -1,17 +1,23 @@
+import json
+
+import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 
-from upgan.io.nifti import NiftiVolume
+from upgan.io.nifti import NiftiVolume, VolumeError
 from upgan.preparation import (
     HUWindow,
+    KSpaceUndersampling,
+    NormalisedTarget,
     PercentileScale,
+    PreparationConfig,
     axial_slices,
     from_axial_slices,
+    prepare_subject,
     split_subjects,
 )
 from upgan.preparation.geometry import prepared_affine, to_canonical
-from upgan.preparation.prepare import PreparationConfig
 from upgan.tasks import get_task
 
 
@@ -89,3 +95,45 @@ def test_config_and_task_errors():
         PreparationConfig.from_params({"slice_sise": 64})
     with pytest.raises(ValueError, match="unknown task 'ct_to_pet'; known tasks: pet_to_ct"):
         get_task("ct_to_pet")
+
+
+def _target(slices: np.ndarray) -> NormalisedTarget:
+    return NormalisedTarget(np.zeros((1, 1, 1), np.float32), (1.0, 1.0, 1.0), slices)
+
+
+def test_undersampling_removes_phase_encode_frequencies_outside_the_centre():
+    # a cosine of 5 cycles along axis 1 over a constant: the central 8 % of 32 lines (3) keeps
+    # frequencies -1..1 only, so masking axis 1 leaves the constant; masking axis 0 changes nothing
+    j = np.arange(32)
+    slices = np.tile(1.0 + 0.5 * np.cos(2 * np.pi * 5 * j / 32), (1, 32, 1)).astype(np.float32)
+    along = KSpaceUndersampling().apply(_target(slices), PreparationConfig(), seed=0)
+    np.testing.assert_allclose(along, 1.0, atol=1e-5)
+    across_params = {"mode": "central", "fraction": 0.08, "phase_encode_axis": 0}
+    across = KSpaceUndersampling().apply(_target(slices), PreparationConfig(undersampling=across_params), 0)
+    np.testing.assert_allclose(across, slices, atol=1e-5)
+
+
+def _save(path, data, affine=None):
+    nib.save(nib.Nifti1Image(np.asarray(data, np.float32), np.eye(4) if affine is None else affine), str(path))
+    return str(path)
+
+
+def test_a_target_on_another_grid_is_refused_or_resampled_with_its_background(tmp_path):
+    pet = np.ones((8, 8, 6), np.float32)
+    pet[2:6, 2:6] = 5.0
+    ct = np.full((8, 8, 4), -1000.0, np.float32)  # the lower 4 PET slices: air around a 40 HU head
+    ct[1:7, 1:7] = 40.0
+    paths = {"pet": _save(tmp_path / "pet.nii.gz", pet), "ct": _save(tmp_path / "ct.nii.gz", ct)}
+    task = get_task("pet_to_ct")
+    config = {"slice_size": 8, "min_foreground": 0.0}
+    with pytest.raises(VolumeError, match="ct.nii.gz: CT grid differs from its PET .*pet.nii.gz"):
+        prepare_subject(task, "s", paths, PreparationConfig(**config), 0)
+    slices, row = prepare_subject(task, "s", paths, PreparationConfig(**config, resample_ct_to_pet=True), 0)
+    hu = HUWindow().inverse(slices.targets[:, 0])
+    assert slices.slice_index.tolist() == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_allclose(hu[:4, 1:7, 1:7], 40.0, atol=0.5)
+    np.testing.assert_allclose(hu[:4, 0], -1000.0, atol=0.5)
+    np.testing.assert_allclose(hu[4:], -1024.0, atol=0.5)  # outside the CT: the CT's background
+    np.testing.assert_allclose(slices.inputs[0, 0, 3, 3], 1.0)  # PET over its robust maximum (5)
+    assert row["input_path"] == paths["pet"] and row["input_scale"] == pytest.approx(5.0)
+    assert json.loads(row["target_normalisation"]) == {"kind": "hu_window", "hu_min": -1024.0, "hu_max": 3071.0}

@@ -1,4 +1,5 @@
-"""Tiny synthetic data and configs shared by the training tests (CPU, seconds)."""
+"""Tiny synthetic data and configs shared by the training tests (CPU, seconds), and a
+bit-for-bit comparison of network states."""
 
 import pytest
 import torch
@@ -34,3 +35,18 @@ def tiny_cfg() -> CascadeConfig:
 @pytest.fixture()
 def data() -> tuple[SlicePairs, SlicePairs]:
     return smooth_task(24, 0), smooth_task(8, 1)
+
+
+def states_equal(a: dict | list[dict], b: dict | list[dict]) -> bool:
+    """Whether two state dicts (or two lists of them) have the same keys and bit-identical
+    tensors (parameters and buffers)."""
+    a, b = ([a], [b]) if isinstance(a, dict) else (a, b)
+    return len(a) == len(b) and all(
+        x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x) for x, y in zip(a, b, strict=True)
+    )
+
+
+@pytest.fixture()
+def same_states():
+    """:func:`states_equal`."""
+    return states_equal

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from upgan.training.engine import SlicePairs, StageConfig, TrainingMethod, select_best, train_stage
+from upgan.training import SlicePairs, StageConfig, TrainingMethod, train_stage
+from upgan.training.history import select_best
 
 
 class _Drift(TrainingMethod):

@@ -12,7 +12,8 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from upgan.losses import UPGANLossWeights
 from upgan.training import SlicePairs, StageConfig, TrainingMethod, engine, train_phase, train_stage
-from upgan.training.engine import BatchStream, select_best
+from upgan.training.data import BatchStream, epoch_seed
+from upgan.training.history import select_best
 
 # 24 training slices in batches of 8: 9 generator updates are the 3 passes the old 3-epoch
 # stage made; validated at 0, 3, 6 and 9.
@@ -82,7 +83,7 @@ def _run(cfg, data, path: Path | None, stage: StageConfig = STAGE, **kw):
     return train_phase(cfg, 0, [], train, val, stage, UPGANLossWeights(), path, progress=False, **kw)
 
 
-def test_resume_is_bit_identical(tiny_cfg, data, tmp_path: Path) -> None:
+def test_resume_is_bit_identical(tiny_cfg, data, tmp_path: Path, same_states) -> None:
     g_ref, d_ref, h_ref = _run(tiny_cfg, data, tmp_path / "ref.pt")
     assert [r["step"] for r in h_ref.records] == [0, 3, 6, 9]
 
@@ -102,18 +103,14 @@ def test_resume_is_bit_identical(tiny_cfg, data, tmp_path: Path) -> None:
     assert h_res.resumed_from_step == 3 and h_ref.resumed_from_step == 0
     assert _records_equal(h_res.records, h_ref.records)
     assert (h_res.updates, h_res.selected_step) == (h_ref.updates, h_ref.selected_step)
-    for ref, res in ((g_ref, g_res), (d_ref, d_res)):
-        assert ref.keys() == res.keys()
-        for k in ref:
-            assert torch.equal(ref[k], res[k]), k
+    assert same_states([g_ref, d_ref], [g_res, d_res])
 
     # A finished stage returns its history and selected weights without training again.
     calls: list[dict] = []
     g_again, d_again, h_again = _run(tiny_cfg, data, path, on_record=calls.append)
     assert calls == [] and _records_equal(h_again.records, h_ref.records)
     assert h_again.selected_step == h_ref.selected_step
-    assert all(torch.equal(g_again[k], g_ref[k]) for k in g_ref)
-    assert all(torch.equal(d_again[k], d_ref[k]) for k in d_ref)
+    assert same_states([g_again, d_again], [g_ref, d_ref])
 
     # A different stage config is refused with a message naming the file.
     other = StageConfig(**{**STAGE.__dict__, "lr_generator": 1e-3})
@@ -194,12 +191,6 @@ class Toy(TrainingMethod):
 
     def states(self) -> list[dict[str, torch.Tensor]]:
         return [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in (self.net, self.disc)]
-
-
-def _same_states(a: list[dict], b: list[dict]) -> bool:
-    return len(a) == len(b) and all(
-        x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x) for x, y in zip(a, b, strict=True)
-    )
 
 
 def _toy(seed: int = 0, noise: float = 0.0) -> Toy:
@@ -293,7 +284,7 @@ def test_batch_stream_crosses_epochs_and_is_stateless() -> None:
     """Iteration k takes positions [k B, (k + 1) B) of the concatenated seeded permutations."""
     n, b, seed = 5, 3, 7
     stream = BatchStream(n, b, seed)
-    perms = [torch.randperm(n, generator=torch.Generator().manual_seed(engine._epoch_seed(seed, e)))
+    perms = [torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, e)))
              for e in range(4)]
     flat = torch.cat(perms)
     for k in (0, 1, 2, 5, 3, 0):  # any order: stateless in k
@@ -345,7 +336,7 @@ SEL_STAGE = StageConfig(name="sel", steps=8, batch_size=4, lr_generator=1e-2, lr
 @pytest.mark.parametrize("keep_initial", [True, False])
 def test_selected_step_is_the_validation_argmin_and_its_weights_are_kept(
     data, monkeypatch, curve: list[float], expected_keep_initial: int, expected_fresh: int,
-    keep_initial: bool,
+    keep_initial: bool, same_states,
 ) -> None:
     """The kept step is the argmin of the scripted validation MAE (the earliest on ties); with
     ``keep_initial=False`` (stages from fresh networks) the step-0 record is not eligible."""
@@ -358,25 +349,25 @@ def test_selected_step_is_the_validation_argmin_and_its_weights_are_kept(
     assert history.selected_step == expected and history.updates == 8
     assert history.selected()["step"] == expected
     assert history.selected()["val_mae"] == curve[expected // 2]
-    assert _same_states(method.states(), seen[expected])  # generator AND discriminator
+    assert same_states(method.states(), seen[expected])  # generator AND discriminator
     if expected != 8:
-        assert not _same_states(method.states(), seen[8])  # not merely the final weights
+        assert not same_states(method.states(), seen[8])  # not merely the final weights
 
 
-def test_no_finite_validation_keeps_the_last_weights(data, monkeypatch) -> None:
+def test_no_finite_validation_keeps_the_last_weights(data, monkeypatch, same_states) -> None:
     _scripted(monkeypatch, [math.nan] * 5)
     method, history, seen = _train_toy_recording(data, SEL_STAGE)
     assert history.selected_step == 8
-    assert _same_states(method.states(), seen[8])
+    assert same_states(method.states(), seen[8])
 
 
-def test_no_validation_data_keeps_the_last_weights(data) -> None:
+def test_no_validation_data_keeps_the_last_weights(data, same_states) -> None:
     method, history, seen = _train_toy_recording(data, SEL_STAGE, val=False)
     assert history.metric("step") == [0, 2, 4, 6, 8]
     assert "val_mae" not in history.last()
     assert history.selected_step == 8 and history.selected() is history.last()
-    assert _same_states(method.states(), seen[8])
-    assert not _same_states(method.states(), seen[0])
+    assert same_states(method.states(), seen[8])
+    assert not same_states(method.states(), seen[0])
 
 
 def test_select_best_on_hand_built_records() -> None:
@@ -394,7 +385,7 @@ def test_select_best_on_hand_built_records() -> None:
     assert select_best([rec(0, 0.1), rec(5, math.nan)], keep_initial=False) == 5
 
 
-def test_toy_resume_is_bit_identical_and_restores_the_best(data, monkeypatch, tmp_path: Path) -> None:
+def test_toy_resume_is_bit_identical_and_restores_the_best(data, monkeypatch, tmp_path: Path, same_states) -> None:
     """Interrupted after its second record and resumed, a stage (batches crossing epochs, RNG in
     the loss, best weights found before the interruption) ends with exactly the uninterrupted
     run's weights, history and selection; the resumed run only makes the remaining updates."""
@@ -404,7 +395,7 @@ def test_toy_resume_is_bit_identical_and_restores_the_best(data, monkeypatch, tm
     _scripted(monkeypatch, curve)
     ref, h_ref, seen_ref = _train_toy_recording(data, stage, method=_toy(noise=0.05),
                                                 checkpoint_path=tmp_path / "ref.pt")
-    assert h_ref.selected_step == 2 and _same_states(ref.states(), seen_ref[2])
+    assert h_ref.selected_step == 2 and same_states(ref.states(), seen_ref[2])
 
     _scripted(monkeypatch, curve)
     first = _toy(noise=0.05)
@@ -430,4 +421,4 @@ def test_toy_resume_is_bit_identical_and_restores_the_best(data, monkeypatch, tm
     assert h_res.resumed_from_step == 2
     assert _records_equal(h_res.records, h_ref.records)
     assert (h_res.updates, h_res.selected_step) == (8, 2)
-    assert _same_states(resumed.states(), ref.states())
+    assert same_states(resumed.states(), ref.states())

@@ -16,11 +16,7 @@ FAST = StageConfig(name="f", steps=6, batch_size=8, lr_generator=2e-3, lr_discri
 W = UPGANLossWeights()
 
 
-def _states_equal(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def test_later_phase_leaves_earlier_generators_bit_identical(tiny_cfg, data) -> None:
+def test_later_phase_leaves_earlier_generators_bit_identical(tiny_cfg, data, same_states) -> None:
     train, val = data
     g0, _, _ = train_phase(tiny_cfg, 0, [], train, val, FAST, W, progress=False)
     gens = build_generators(tiny_cfg)
@@ -33,15 +29,15 @@ def test_later_phase_leaves_earlier_generators_bit_identical(tiny_cfg, data) -> 
 
     def on_record(record: dict) -> None:
         trained[int(record["step"])] = {k: v.clone() for k, v in gens[1].state_dict().items()}
-        assert _states_equal(gens[0].state_dict(), g0)  # frozen at every validation point too
+        assert same_states(gens[0].state_dict(), g0)  # frozen at every validation point too
 
     history = train_stage(method, train, val, FAST, progress=False, on_record=on_record)
     after = gens[0].state_dict()
-    assert _states_equal(after, g0)  # parameters AND buffers (BN running stats)
+    assert same_states(after, g0)  # parameters AND buffers (BN running stats)
     assert any(k.endswith("running_mean") for k in after)
     assert all(not p.requires_grad for p in gens[0].parameters())
-    assert not _states_equal(trained[FAST.steps], before_g1)  # G_1 was trained
-    assert _states_equal(gens[1].state_dict(), trained[history.selected_step])  # and the kept one is left
+    assert not same_states(trained[FAST.steps], before_g1)  # G_1 was trained
+    assert same_states(gens[1].state_dict(), trained[history.selected_step])  # and the kept one is left
 
 
 def test_phase_input_is_precomputed_from_frozen_phases(tiny_cfg, data) -> None:
@@ -56,7 +52,7 @@ def test_phase_input_is_precomputed_from_frozen_phases(tiny_cfg, data) -> None:
     torch.testing.assert_close(prepared, expected)
 
 
-def test_fine_tune_changes_every_generator(tiny_cfg, data, tmp_path) -> None:
+def test_fine_tune_changes_every_generator(tiny_cfg, data, tmp_path, same_states) -> None:
     """End to end, every generator and discriminator is trained (the weights of the last step,
     read from the stage's checkpoint; the stage itself returns the best-on-validation ones)."""
     train, val = data
@@ -69,14 +65,14 @@ def test_fine_tune_changes_every_generator(tiny_cfg, data, tmp_path) -> None:
     assert state["step"] == ft.steps == history.updates
     gs, ds = state["generator_states"], state["discriminator_states"]
     if history.selected_step == ft.steps:
-        assert all(_states_equal(a, b) for a, b in zip(gs, gs_kept, strict=True))
+        assert all(same_states(a, b) for a, b in zip(gs, gs_kept, strict=True))
     if history.selected_step == 0:
-        assert all(_states_equal(a, b) for a, b in zip([g0, g1], gs_kept, strict=True))
+        assert all(same_states(a, b) for a, b in zip([g0, g1], gs_kept, strict=True))
     for before, after in zip([g0, g1], gs, strict=True):
         params = [k for k in before if "running" not in k and "num_batches" not in k]
         assert all(not torch.equal(before[k], after[k]) for k in params)
     for before, after in zip([d0, d1], ds, strict=True):
-        assert not _states_equal(before, after)
+        assert not same_states(before, after)
     assert "val_sigma_mean_phase0" in history.last() and "train_ggd_nll_phase1" in history.last()
 
 
@@ -147,7 +143,7 @@ def test_both_recipes_train_a_phase_and_fine_tune_end_to_end(tiny_cfg, data, rec
     assert ft.updates == 3 and math.isfinite(ft.last()["g_loss"])
 
 
-def test_the_recipes_train_differently(tiny_cfg, data) -> None:
+def test_the_recipes_train_differently(tiny_cfg, data, same_states) -> None:
     """Same seed, same data: the official recipe's L1 term and curriculum change the result."""
     train, val = data
     g_paper, _, h_paper = train_phase(tiny_cfg, 0, [], train, val, FAST, UPGANLossWeights(), progress=False)
@@ -155,7 +151,7 @@ def test_the_recipes_train_differently(tiny_cfg, data) -> None:
                                   UPGANLossWeights(recipe="official"), progress=False)
     assert h_paper[0]["val_mae"] == h_off[0]["val_mae"]  # same initial weights
     assert h_paper.last()["g_loss"] != h_off.last()["g_loss"]
-    assert not _states_equal(g_paper, g_off)
+    assert not same_states(g_paper, g_off)
 
 
 def test_phase_follows_the_official_curriculum_through_on_step(tiny_cfg, data) -> None:

@@ -13,7 +13,7 @@ from kedro.io import AbstractDataset, DatasetError
 from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
 from upgan.io.files import publish_file
 from upgan.io.nifti import NiftiVolume, load_nifti, save_nifti
-from upgan.preparation.prepare import SliceSet
+from upgan.io.slices import SliceSet
 
 
 class _FileDataset(AbstractDataset):
@@ -47,7 +47,7 @@ def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 class SliceSetDataset(_FileDataset):
-    """Paired 2D slices (:class:`upgan.preparation.SliceSet`) in an ``.npz`` file, written atomically."""
+    """Paired 2D slices (:class:`upgan.io.slices.SliceSet`) in an ``.npz`` file, written atomically."""
 
     def load(self) -> SliceSet:
         if not self.path.exists():

@@ -12,67 +12,46 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from upgan.io.cohort import LAYOUTS
 from upgan.losses import UPGANLossWeights
-from upgan.methods import BASELINES, METHODS, is_cascade
+from upgan.methods import get, names
+from upgan.methods.single import resolve_params
 from upgan.models import DiscriminatorConfig, UNetConfig
-from upgan.pipelines.training.nodes import (
+from upgan.pipelines.training.config import (
     STAGE_KEYS,
-    _stage,
-    baseline_optimiser,
     method_params,
     phase_steps,
     residual_learning,
+    single_optimiser,
+    stage_config,
     validate_upgan_parameters,
 )
 from upgan.preparation import PreparationConfig
 from upgan.runtime import check_cpu_threads
 from upgan.schema import Schema, check_keys
-from upgan.simulation import PetCtSimulation, T1Simulation
-from upgan.tasks import TASKS, get_task
-from upgan.training.baselines import (
-    BASELINE_DEFAULTS,
-    FEATURE_EXTRACTOR_DEFAULTS,
-    resolve_baseline_params,
-)
+from upgan.tasks import cohort_layouts, get_layout, get_task, task_names
 
 
 def _fields(cls: type, drop: Iterable[str] = ()) -> dict[str, None]:
     return {name: None for name in cls.__dataclass_fields__ if name not in set(drop)}
 
 
-def _baseline_schema(name: str) -> dict[str, Any]:
+def _single_schema(name: str) -> dict[str, Any]:
+    """``baselines.<name>``: the method's own keys (blocks with theirs) and its ``optimiser``."""
+    single = get(name).single
+    assert single is not None
     # input_residual is set per task by the pipeline (training.residual_learning)
-    keys: dict[str, Any] = {k: None for k in BASELINE_DEFAULTS[name] if k != "input_residual"}
+    keys: dict[str, Any] = {k: None for k in single.defaults if k != "input_residual"}
+    keys.update({k: dict.fromkeys(block) for k, block in single.nested.items()})
     keys["optimiser"] = dict.fromkeys(STAGE_KEYS)  # overrides baselines.optimiser for this method
-    if "feature_extractor" in keys:
-        keys["feature_extractor"] = dict.fromkeys(FEATURE_EXTRACTOR_DEFAULTS)
     return keys
 
 
 STAGE: Schema = dict.fromkeys(STAGE_KEYS)
-SIMULATIONS = {"pet_ct": PetCtSimulation, "ixi_t1": T1Simulation}
 SCHEMA: Schema = {
     "data_root": None,
     "tasks": None,
     "methods": None,
     "runtime": {"cpu_threads": None},
-    "cohorts": {
-        layout: {"source": None, "synthetic_dir": None, "n_subjects": None, "seed": None,
-                 "n_workers": None, "simulation": _fields(SIMULATIONS[layout])}
-        for layout in LAYOUTS
-    },
-    **{
-        task: {
-            "split": dict.fromkeys(("train", "val", "test", "seed")),
-            "preparation": {
-                **_fields(PreparationConfig),
-                "undersampling": dict.fromkeys(("mode", "fraction", "upgan_af", "phase_encode_axis")),
-                "motion": dict.fromkeys(("degrees", "translation_mm", "num_transforms")),
-            },
-        }
-        for task in TASKS
-    },
     "upgan": {
         "n_phases": None,
         # in_channels and residual_from are set by the pipeline (data, training.residual_learning)
@@ -84,10 +63,36 @@ SCHEMA: Schema = {
     },
     "training": dict.fromkeys(("seed", "device", "bf16", "channels_last", "compile", "log_every_n_steps",
                                "steps", "val_every", "residual_learning", "checkpoint_dir")),
-    "baselines": {"optimiser": STAGE, **{name: _baseline_schema(name) for name in BASELINES}},
+    "baselines": {"optimiser": STAGE, **{name: _single_schema(name) for name in names(kind="single")}},
     "weak_supervision": dict.fromkeys(("tasks", "counts", "methods")),
+    "tracking": {"register_models": None},
 }
-"""Every parameter the project reads, by group (``None``: a value)."""
+"""The parameter groups that do not depend on the registered tasks (``None``: a value)."""
+
+
+def simulations() -> dict[str, type]:
+    """The ``simulation`` parameters' dataclass of each registered cohort layout, by layout name."""
+    return {name: layout.simulation_type() for name, layout in cohort_layouts().items()}
+
+
+def schema() -> Schema:
+    """Every parameter the project reads, by group: :data:`SCHEMA`, ``cohorts.<layout>`` of every
+    registered layout and ``<task>`` of every registered task (read from the registry now, so a
+    task registered after import is known)."""
+    cohort = {"source": None, "synthetic_dir": None, "n_subjects": None, "seed": None, "n_workers": None}
+    task_block = {
+        "split": dict.fromkeys(("train", "val", "test", "seed")),
+        "preparation": {
+            **_fields(PreparationConfig),
+            "undersampling": dict.fromkeys(("mode", "fraction", "upgan_af", "phase_encode_axis")),
+            "motion": dict.fromkeys(("degrees", "translation_mm", "num_transforms")),
+        },
+    }
+    return {
+        **SCHEMA,
+        "cohorts": {name: {**cohort, "simulation": _fields(config)} for name, config in simulations().items()},
+        **dict.fromkeys(task_names(), task_block),
+    }
 
 _CONFIG_NAMES = {"UNetConfig.": "upgan.generator.", "DiscriminatorConfig.": "upgan.discriminator.",
                  "CascadeConfig.n_phases (M)": "upgan.n_phases", "CascadeConfig.": "upgan."}
@@ -116,7 +121,8 @@ def _check_training(params: Mapping[str, Any]) -> None:
     upgan, training = dict(params.get("upgan") or {}), dict(params.get("training") or {})
     _require(training, ("seed", "steps"), "training")
     _require(upgan, ("n_phases", "phase", "fine_tune"), "upgan")
-    residual_learning("mri_recon", training)
+    for task in params.get("tasks", []):
+        residual_learning(task, training)  # checks training.residual_learning
     try:
         validate_upgan_parameters(upgan, training)
     except (TypeError, ValueError) as error:
@@ -126,28 +132,30 @@ def _check_training(params: Mapping[str, Any]) -> None:
 def _check_baselines(params: Mapping[str, Any]) -> None:
     baselines, training = dict(params.get("baselines") or {}), dict(params.get("training") or {})
     methods = [*params.get("methods", []), *dict(params.get("weak_supervision") or {}).get("methods", [])]
+    singles = names(kind="single")
     for method in methods:
-        if method in BASELINES and method not in baselines:
+        if method in singles and method not in baselines:
             raise ValueError(f"missing parameter baselines.{method} (the method {method} is trained)")
-    if any(m in BASELINES for m in methods) or "optimiser" in baselines:
-        _stage("baselines", dict(baselines.get("optimiser") or {}), training, phase_steps(training), 0,
-               "baselines.optimiser")
-    for name in BASELINES:
+    if any(m in singles for m in methods) or "optimiser" in baselines:
+        stage_config("baselines", dict(baselines.get("optimiser") or {}), training, phase_steps(training), 0,
+                     "baselines.optimiser")
+    context = {"upgan": dict(params.get("upgan") or {})}
+    for name in singles:
         if name in baselines:
-            optimiser, where = baseline_optimiser(baselines, name)
+            optimiser, where = single_optimiser(baselines, name)
             if where != "baselines.optimiser":
-                _stage("baselines", optimiser, training, phase_steps(training), 0, where)
+                stage_config("baselines", optimiser, training, phase_steps(training), 0, where)
             try:  # the image size only resolves the "sized to the input" defaults
-                resolve_baseline_params(name, method_params(baselines, name), (256, 256))
+                resolve_params(name, method_params(baselines, name), (256, 256), context)
             except (TypeError, ValueError) as error:
-                text = re.sub(r"baseline parameter '([^']+)'", rf"baselines.{name}.\1", str(error))
+                text = re.sub(r"parameter '([^']+)'", rf"baselines.{name}.\1", str(error))
                 raise ValueError(text if f"baselines.{name}" in text else f"baselines.{name}: {text}") from error
 
 
 def _check_cohorts(params: Mapping[str, Any]) -> None:
     cohorts = dict(params.get("cohorts") or {})
-    for task in params.get("tasks", list(TASKS)):
-        layout = get_task(task).layout
+    for task in params.get("tasks", task_names()):
+        layout = get_task(task).layout.name
         if layout not in cohorts:
             raise ValueError(f"missing parameter cohorts.{layout} (the cohort of task {task})")
     for layout, cohort in cohorts.items():
@@ -170,15 +178,15 @@ def _check_cohorts(params: Mapping[str, Any]) -> None:
                         and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)):
                     raise ValueError(f"parameter {where}.simulation.{key} must be 3 positive numbers, got {value!r}")
             try:
-                SIMULATIONS[layout](**simulation)
+                get_layout(layout).simulation_type()(**simulation)
             except (TypeError, ValueError) as error:
                 raise ValueError(f"parameter {where}.simulation: {error}") from error
 
 
 def _check_tasks(params: Mapping[str, Any]) -> None:
-    for task in params.get("tasks", list(TASKS)):
+    for task in params.get("tasks", task_names()):
         _require(dict(params.get(task) or {}), ("split", "preparation"), task)
-    for task in TASKS:
+    for task in task_names():
         block = dict(params.get(task) or {})
         split = dict(block.get("split") or {})
         for key in ("train", "val", "test"):
@@ -195,7 +203,7 @@ def _check_tasks(params: Mapping[str, Any]) -> None:
 
 def validate_parameters(params: Mapping[str, Any]) -> None:
     """Check every group of the run's parameters (keys, then values); one-line ValueErrors."""
-    check_keys(params, SCHEMA)
+    check_keys(params, schema())
     check_cpu_threads(dict(params.get("runtime") or {}).get("cpu_threads"))
     _check_cohorts(params)
     _check_tasks(params)
@@ -205,10 +213,10 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
 
 def check_methods(params: Mapping[str, Any], pipeline_names: Iterable[str] | None) -> None:
     """An empty ``methods`` fails every run that trains, evaluates or reports Table 1."""
-    names = list(pipeline_names or ["__default__"])
-    if params.get("methods", ["upgan"]) or all(n in ("data_preparation", "weak_supervision") for n in names):
+    pipelines = list(pipeline_names or ["__default__"])
+    if params.get("methods", ["upgan"]) or all(n in ("data_preparation", "weak_supervision") for n in pipelines):
         return
     raise ValueError(
         f"the methods parameter is empty: list the methods to train and evaluate in `methods` "
-        f"(known: {', '.join(METHODS)}; cascades: {', '.join(m for m in METHODS if is_cascade(m))})"
+        f"(known: {', '.join(names())}; cascades: {', '.join(names(kind='cascade'))})"
     )

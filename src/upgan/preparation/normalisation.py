@@ -1,8 +1,8 @@
 """Intensity normalisation to the networks' [0, 1] scale, and its inverse.
 
 * CT: a fixed, invertible Hounsfield window: ``x = (clip(HU, hu_min, hu_max) - hu_min) /
-  (hu_max - hu_min)``; the default window [-1024, 3071] HU is the 12-bit CT range, so every HU
-  value a scanner stores maps back exactly.
+  (hu_max - hu_min)``; the default window :data:`DEFAULT_HU_WINDOW` is the 12-bit CT range, so
+  every HU value a scanner stores maps back exactly.
 * PET and T1: divided by a robust per-volume maximum (a high percentile of the non-zero voxels)
   and clipped to [0, 1]; the scale is recorded per subject in the preparation manifest.
 """
@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+DEFAULT_HU_WINDOW: tuple[float, float] = (-1024.0, 3071.0)
+"""The 12-bit CT range in HU: the default CT window, and the value CT scanners store outside
+their field of view (its minimum)."""
+
 VALID_RANGE: tuple[float, float] = (0.0, 1.0)
 """Valid range of the normalised scale (the CT window; T1 and PET over their robust maximum):
 predictions are clipped to it before scoring and writing."""
@@ -22,12 +26,17 @@ predictions are clipped to it before scoring and writing."""
 class HUWindow:
     """Linear map from a Hounsfield window to [0, 1]."""
 
-    hu_min: float = -1024.0
-    hu_max: float = 3071.0
+    hu_min: float = DEFAULT_HU_WINDOW[0]
+    hu_max: float = DEFAULT_HU_WINDOW[1]
 
     def __post_init__(self) -> None:
         if not self.hu_max > self.hu_min:
             raise ValueError(f"hu_max ({self.hu_max}) must exceed hu_min ({self.hu_min})")
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(hu_min, hu_max)``."""
+        return self.hu_min, self.hu_max
 
     @property
     def width(self) -> float:

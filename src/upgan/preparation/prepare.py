@@ -1,120 +1,37 @@
-"""Per-subject preparation: canonical grid -> normalisation -> corrupted input -> 2D slices."""
+"""Per-subject preparation: canonical grid -> normalisation -> input (its own acquisition, or
+corrupted from the target) -> 2D slices."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
 from upgan.io.nifti import NiftiVolume, VolumeError, load_nifti
+from upgan.io.slices import SliceSet
+from upgan.preparation.config import PreparationConfig
+from upgan.preparation.corruption import Corruption, NormalisedTarget
 from upgan.preparation.geometry import axial_slices, prepared_affine, resample_like, to_canonical
-from upgan.preparation.normalisation import HUWindow, PercentileScale
-from upgan.tasks import TaskSpec
+from upgan.preparation.normalisation import PercentileScale
+from upgan.preparation.targets import TargetNormalisation
 
 
-@dataclass(frozen=True)
-class PreparationConfig:
-    """How volumes become training slices (the ``preparation`` block of a task's parameters).
+class PairedTask(Protocol):
+    """What the preparation needs of a task (:class:`upgan.tasks.TaskSpec` is one)."""
 
-    Attributes:
-        slice_size: in-plane size S of the square axial slices fed to the networks.
-        min_foreground: a slice is kept when at least this fraction of its target is head.
-        axial_range: keep only slices whose relative height in the volume lies in this range.
-        hu_window: CT window mapped to [0, 1] (invertible).
-        percentile: robust maximum of PET and T1 volumes (see :class:`PercentileScale`).
-        resample_ct_to_pet: resample each CT onto its PET grid instead of requiring equal grids.
-        undersampling: ``mode`` (``central`` or ``upgan_code``), ``fraction``, ``upgan_af`` and
-            ``phase_encode_axis`` (of the (S, S) slice; 1 = anterior-posterior).
-        motion: TorchIO RandomMotion settings ``degrees``, ``translation_mm``, ``num_transforms``.
-    """
+    @property
+    def input_modality(self) -> str: ...
 
-    slice_size: int = 64
-    min_foreground: float = 0.05
-    axial_range: tuple[float, float] = (0.0, 1.0)
-    hu_window: tuple[float, float] = (-1024.0, 3071.0)
-    percentile: float = 99.5
-    resample_ct_to_pet: bool = False
-    undersampling: Mapping[str, Any] = field(
-        default_factory=lambda: {"mode": "central", "fraction": 0.08, "upgan_af": 12,
-                                 "phase_encode_axis": 1}
-    )
-    motion: Mapping[str, Any] = field(
-        default_factory=lambda: {"degrees": 10.0, "translation_mm": 2.0, "num_transforms": 3}
-    )
+    @property
+    def target_modality(self) -> str: ...
 
-    def __post_init__(self) -> None:
-        if self.slice_size < 8:
-            raise ValueError(f"preparation.slice_size must be >= 8, got {self.slice_size}")
-        if not 0.0 <= self.min_foreground < 1.0:
-            raise ValueError(f"preparation.min_foreground must be in [0, 1), got {self.min_foreground}")
-        lo, hi = self.axial_range
-        if not 0.0 <= lo < hi <= 1.0:
-            raise ValueError(f"preparation.axial_range must satisfy 0 <= lo < hi <= 1, got {lo, hi}")
+    @property
+    def target_normalisation(self) -> TargetNormalisation: ...
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> PreparationConfig:
-        """Build from a parameters dict, rejecting unknown keys by name."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown preparation parameter(s) {unknown}; known: {sorted(known)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-        return cls(**values)
-
-
-@dataclass
-class SliceSet:
-    """Paired 2D slices with where they came from.
-
-    Attributes:
-        inputs: (N, 1, S, S) float32, the corrupted / source image.
-        targets: (N, 1, S, S) float32, the target on the normalised scale.
-        subject_ids: (N,) subject of each slice.
-        slice_index: (N,) axial index of each slice in its prepared volume.
-    """
-
-    inputs: np.ndarray
-    targets: np.ndarray
-    subject_ids: np.ndarray
-    slice_index: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.inputs.shape[0])
-
-    def subset(self, subjects: Sequence[str]) -> SliceSet:
-        """The slices of the given subjects (in the stored order)."""
-        keep = np.isin(self.subject_ids, np.asarray(list(subjects)))
-        return SliceSet(self.inputs[keep], self.targets[keep], self.subject_ids[keep],
-                        self.slice_index[keep])
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The npz payload."""
-        return {"inputs": self.inputs, "targets": self.targets,
-                "subject_ids": self.subject_ids.astype(str), "slice_index": self.slice_index}
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SliceSet:
-        """Inverse of :meth:`to_arrays`."""
-        return cls(np.asarray(arrays["inputs"], dtype=np.float32),
-                   np.asarray(arrays["targets"], dtype=np.float32),
-                   np.asarray(arrays["subject_ids"]).astype(str),
-                   np.asarray(arrays["slice_index"], dtype=np.int32))
-
-
-def concat_slice_sets(parts: Sequence[SliceSet], size: int) -> SliceSet:
-    """Concatenate per-subject slice sets (an empty list gives an empty set of the right shape)."""
-    if not parts:
-        empty = np.zeros((0, 1, size, size), np.float32)
-        return SliceSet(empty, empty.copy(), np.zeros(0, dtype=str), np.zeros(0, np.int32))
-    return SliceSet(
-        np.concatenate([p.inputs for p in parts]),
-        np.concatenate([p.targets for p in parts]),
-        np.concatenate([p.subject_ids for p in parts]),
-        np.concatenate([p.slice_index for p in parts]),
-    )
+    @property
+    def corruption(self) -> Corruption | None: ...
 
 
 def _subject_seed(seed: int, subject_id: str) -> int:
@@ -123,46 +40,22 @@ def _subject_seed(seed: int, subject_id: str) -> int:
     return int(np.random.SeedSequence([seed, digest]).generate_state(1)[0])
 
 
-def _corrupt_t1(task: TaskSpec, t1: np.ndarray, spacing: Sequence[float],
-                config: PreparationConfig, seed: int) -> np.ndarray:
-    """Corrupted input of the MRI tasks from the normalised canonical T1 (X, Y, Z)."""
-    from upgan import simulation
-
-    if task.corruption == "motion":
-        # TorchIO splits k-space along the last array axis: put left-right there so the ghosts
-        # run in-plane in axial slices, as in the IXI arrays the official code corrupted.
-        moved = np.moveaxis(t1, 0, -1)
-        spacing_moved = (spacing[1], spacing[2], spacing[0])
-        out = simulation.simulate_motion(
-            moved, spacing_moved, degrees=float(config.motion["degrees"]),
-            translation_mm=float(config.motion["translation_mm"]),
-            num_transforms=int(config.motion["num_transforms"]), seed=seed,
+def _target_on_input_grid(task: PairedTask, target: NiftiVolume, source: NiftiVolume,
+                          paths: Mapping[str, str], config: PreparationConfig) -> NiftiVolume:
+    """The target on its input's grid: as is, resampled (``resample_ct_to_pet``) or refused."""
+    if source.data.shape == target.data.shape and np.allclose(source.affine, target.affine, atol=1e-3):
+        return target
+    if not config.resample_ct_to_pet:
+        raise VolumeError(
+            f"{paths[task.target_modality]}: {task.target_modality.upper()} grid differs from its "
+            f"{task.input_modality.upper()} {paths[task.input_modality]}; co-register them or set "
+            "preparation.resample_ct_to_pet: true"
         )
-        return np.clip(np.moveaxis(out, -1, 0), 0.0, None).astype(np.float32)
-    raise ValueError(f"task {task.name}: unknown corruption {task.corruption!r}")
-
-
-def _undersample_slices(slices: np.ndarray, config: PreparationConfig, seed: int) -> np.ndarray:
-    from upgan import simulation
-
-    params = dict(config.undersampling)
-    axis = int(params.get("phase_encode_axis", 1))
-    mode = params.get("mode", "central")
-    n_lines = slices.shape[1 + axis]
-    rng = np.random.default_rng(seed)
-    out = np.empty_like(slices)
-    for k, image in enumerate(slices):
-        # the official code redraws its random lines for every slice; the central mask is fixed
-        mask = simulation.undersampling_mask(
-            n_lines, mode=mode, fraction=float(params.get("fraction", 0.08)),
-            rng=rng, upgan_af=int(params.get("upgan_af", 12)),
-        )
-        out[k] = simulation.undersample(image, mask, axis=axis)
-    return out
+    return resample_like(target, source, cval=task.target_normalisation.background)
 
 
 def prepare_subject(
-    task: TaskSpec,
+    task: PairedTask,
     subject_id: str,
     paths: Mapping[str, str],
     config: PreparationConfig,
@@ -171,9 +64,9 @@ def prepare_subject(
     """Load one subject's volumes and turn them into normalised, paired axial slices.
 
     Args:
-        task: the task (decides input, target and corruption).
+        task: the task (its modalities, target normalisation and corruption).
         subject_id: id recorded with every slice.
-        paths: modality -> NIfTI path (``pet``/``ct`` or ``t1``).
+        paths: modality -> NIfTI path (the task's input and target modalities).
         config: preparation settings.
         seed: cohort seed; the subject's corruption is seeded from it and the subject id.
 
@@ -182,43 +75,29 @@ def prepare_subject(
         predictions back into world space and physical units.
     """
     size = config.slice_size
-    subject_seed = _subject_seed(seed, subject_id)
+    norm = task.target_normalisation
     target_vol = to_canonical(load_nifti(paths[task.target_modality]))
     row: dict[str, Any] = {"subject_id": subject_id, "target_path": paths[task.target_modality]}
-    if task.name == "pet_to_ct":
-        pet = to_canonical(load_nifti(paths["pet"]))
-        if pet.data.shape != target_vol.data.shape or not np.allclose(pet.affine, target_vol.affine, atol=1e-3):
-            if not config.resample_ct_to_pet:
-                raise VolumeError(
-                    f"{paths['ct']}: CT grid differs from its PET {paths['pet']}; co-register them "
-                    "or set preparation.resample_ct_to_pet: true"
-                )
-            target_vol = resample_like(target_vol, pet, cval=-1024.0)
-        window = HUWindow(*config.hu_window)
-        target = window.forward(target_vol.data)
+    if task.corruption is None:  # the input is its own acquisition
+        source = to_canonical(load_nifti(paths[task.input_modality]))
+        target_vol = _target_on_input_grid(task, target_vol, source, paths, config)
+        target, record = norm.normalise(target_vol.data, config)
         scaler = PercentileScale(config.percentile)
-        scale = scaler.scale_of(pet.data)
-        source = scaler.forward(pet.data, scale)
-        foreground_threshold = float(window.forward(np.array(-500.0)))
-        row.update(input_path=paths["pet"], input_scale=scale,
-                   target_normalisation=json.dumps({"kind": "hu_window", "hu_min": window.hu_min,
-                                                    "hu_max": window.hu_max}))
-        input_slices, target_slices = axial_slices(source, size), axial_slices(target, size)
-    else:
-        scaler = PercentileScale(config.percentile)
-        scale = scaler.scale_of(target_vol.data)
-        target = scaler.forward(target_vol.data, scale)
-        foreground_threshold = 0.1
-        row.update(input_path=paths["t1"], input_scale=scale,
-                   target_normalisation=json.dumps({"kind": "percentile", "scale": scale}))
+        input_scale = scaler.scale_of(source.data)
         target_slices = axial_slices(target, size)
-        if task.corruption == "undersample":
-            input_slices = _undersample_slices(target_slices, config, subject_seed)
-        else:
-            corrupted = _corrupt_t1(task, target, target_vol.spacing_mm, config, subject_seed)
-            input_slices = axial_slices(corrupted, size)
+        input_slices = axial_slices(scaler.forward(source.data, input_scale), size)
+    else:
+        target, record = norm.normalise(target_vol.data, config)
+        input_scale = norm.unit(record)
+        target_slices = axial_slices(target, size)
+        input_slices = task.corruption.apply(
+            NormalisedTarget(target, target_vol.spacing_mm, target_slices), config,
+            _subject_seed(seed, subject_id),
+        )
+    row.update(input_path=paths[task.input_modality], input_scale=input_scale,
+               target_normalisation=json.dumps(record))
     n_slices = target_slices.shape[0]
-    foreground = (target_slices > foreground_threshold).mean(axis=(1, 2))
+    foreground = (target_slices > norm.foreground_threshold(record)).mean(axis=(1, 2))
     height = (np.arange(n_slices) + 0.5) / n_slices
     lo, hi = config.axial_range
     keep = np.flatnonzero((foreground >= config.min_foreground) & (height >= lo) & (height <= hi))

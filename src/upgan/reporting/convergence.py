@@ -11,14 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from upgan.reporting.tables import METHOD_LABELS, _ordered  # noqa: E402
+from upgan.reporting.figures import subplots
+from upgan.reporting.tables import method_labels, ordered
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +68,12 @@ def convergence_figure(
     """
     frames = [h for h in histories if len(h) and metric in h.columns]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    methods = _ordered(list(dict.fromkeys(data["method"].tolist())), METHOD_LABELS) if len(data) else []
+    names = method_labels()
+    methods = ordered(list(dict.fromkeys(data["method"].tolist())), names) if len(data) else []
     n = max(len(methods), 1)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), sharey=True, squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), sharey=True, squeeze=False)
     for ax in axes.ravel()[len(methods):]:
         ax.axis("off")
     for ax, method in zip(axes.ravel(), methods, strict=False):
@@ -95,7 +93,7 @@ def convergence_figure(
             offset += int(part["updates"].iloc[0])
         if input_mae is not None:
             ax.axhline(input_mae, ls="--", color="0.4", lw=1, label="input (do nothing)")
-        ax.set_title(METHOD_LABELS.get(method, method), fontsize=10)
+        ax.set_title(names.get(method, method), fontsize=10)
         ax.set_xlabel("generator updates")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")

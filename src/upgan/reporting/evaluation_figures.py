@@ -8,16 +8,14 @@ import logging
 from collections.abc import Mapping
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from upgan.evaluation import CONTRACT_COLUMNS, METRICS  # noqa: E402
-from upgan.reporting.figures import _show  # noqa: E402
-from upgan.reporting.tables import METHOD_LABELS, METRIC_LABELS, TASK_LABELS, _ordered  # noqa: E402
+from upgan.evaluation import CONTRACT_COLUMNS, METRICS
+from upgan.reporting.figures import show_image, subplots
+from upgan.reporting.tables import METRIC_LABELS, method_labels, ordered, task_labels
+from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
 
@@ -49,21 +47,22 @@ def methods_figure(
     for name, pred in predictions.items():
         if np.shape(pred) != target.shape:
             raise ValueError(f"prediction of {name} is {np.shape(pred)}, target {target.shape}")
-    methods = _ordered(list(predictions), METHOD_LABELS)
+    names = method_labels()
+    methods = ordered(list(predictions), names)
     residuals = {m: np.asarray(predictions[m], dtype=np.float64) - target for m in methods}
     res_max = max(float(np.percentile(np.abs(r), 99.5)) for r in residuals.values()) or 1e-6
     ncols = 1 + len(methods)
-    fig, axes = plt.subplots(2, ncols, figsize=(2.3 * ncols, 4.9), squeeze=False)
+    fig, axes = subplots(2, ncols, figsize=(2.3 * ncols, 4.9), squeeze=False)
     source = np.asarray(input, dtype=np.float64)
-    _show(axes[0, 0], source, "input", vmin=0.0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
-    _show(axes[1, 0], target, "target", vmin=value_range[0], vmax=value_range[1])
+    show_image(axes[0, 0], source, "input", vmin=0.0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
+    show_image(axes[1, 0], target, "target", vmin=value_range[0], vmax=value_range[1])
     image = None
     for col, method in enumerate(methods, start=1):
-        label = METHOD_LABELS.get(method, method)
+        label = names.get(method, method)
         mae = float(np.abs(residuals[method]).mean())
-        _show(axes[0, col], predictions[method], label, vmin=value_range[0], vmax=value_range[1])
-        _show(axes[1, col], residuals[method], f"residual (MAE {mae:.4f})", cmap="RdBu_r",
-              vmin=-res_max, vmax=res_max)
+        show_image(axes[0, col], predictions[method], label, vmin=value_range[0], vmax=value_range[1])
+        show_image(axes[1, col], residuals[method], f"residual (MAE {mae:.4f})", cmap="RdBu_r",
+                   vmin=-res_max, vmax=res_max)
         image = axes[1, col].images[-1]
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.45, anchor=(0.0, 0.1),
@@ -85,9 +84,9 @@ def calibration_figure(
     if not tables:
         raise ValueError("calibration_figure needs at least one calibration table")
     ncols = 2 if sparsification else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols, 4.2), squeeze=False)
+    fig, axes = subplots(1, ncols, figsize=(4.6 * ncols, 4.2), squeeze=False)
     ax = axes[0, 0]
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     hi = 0.0
     for k, (label, table) in enumerate(tables.items()):
         ax.plot(table["mean_sigma"], table["mean_abs_error"], "o-", ms=4,
@@ -127,9 +126,10 @@ def sweep_figure(summary: pd.DataFrame, title: str = "") -> Figure:
         raise ValueError(f"sweep_figure: summary lacks {missing}")
     if summary.empty:
         raise ValueError("sweep_figure: empty summary")
-    tasks = _ordered(list(dict.fromkeys(summary["task"].tolist())), TASK_LABELS)
-    methods = _ordered(list(dict.fromkeys(summary["method"].tolist())), METHOD_LABELS)
-    fig, axes = plt.subplots(len(tasks), len(METRICS), figsize=(4.0 * len(METRICS), 3.2 * len(tasks)),
+    task_names, names = task_labels(), method_labels()
+    tasks = ordered(list(dict.fromkeys(summary["task"].tolist())), task_names)
+    methods = ordered(list(dict.fromkeys(summary["method"].tolist())), names)
+    fig, axes = subplots(len(tasks), len(METRICS), figsize=(4.0 * len(METRICS), 3.2 * len(tasks)),
                              squeeze=False)
     for row, task in enumerate(tasks):
         sub = summary[summary["task"] == task]
@@ -141,9 +141,10 @@ def sweep_figure(summary: pd.DataFrame, title: str = "") -> Figure:
                     continue
                 ax.errorbar(cell["n_train_patients"] + (k - len(methods) / 2) * 0.12,
                             cell[f"{metric}_mean"], yerr=cell[f"{metric}_std"].fillna(0.0),
-                            marker="o", ms=4, capsize=3, label=METHOD_LABELS.get(method, method))
-            unit = " (HU)" if metric == "mae" and task == "pet_to_ct" else ""
-            ax.set_title(f"{TASK_LABELS.get(task, task)}: {METRIC_LABELS[metric]}{unit}", fontsize=9)
+                            marker="o", ms=4, capsize=3, label=names.get(method, method))
+            units = get_task(task).mae_units if metric == "mae" else ""
+            unit = f" ({units})" if units else ""
+            ax.set_title(f"{task_names.get(task, task)}: {METRIC_LABELS[metric]}{unit}", fontsize=9)
             ax.set_xlabel("training patients")
             ax.set_xticks(sorted({int(x) for x in sub["n_train_patients"]}))
             ax.grid(alpha=0.3)

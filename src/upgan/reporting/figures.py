@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from upgan.preparation.prepare import SliceSet  # noqa: E402
+from upgan.io.slices import SliceSet
 
 
-def _show(ax: plt.Axes, image: np.ndarray, title: str, **kwargs) -> None:
-    # canonical axial slices are (X = left->right, Y = posterior->anterior): show anterior up,
-    # the patient's right on the viewer's right (neurological convention)
+def subplots(nrows: int, ncols: int, figsize: tuple[float, float], **kwargs) -> tuple[Figure, np.ndarray]:
+    """A figure with a grid of axes, made without pyplot: no global figure state to leak and no
+    GUI backend needed, so importing this module never changes the caller's backend."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def show_image(ax: Axes, image: np.ndarray, title: str, **kwargs) -> None:
+    """Draw a canonical axial slice ``(X, Y)`` on ``ax`` without ticks: anterior up, the
+    patient's right on the viewer's right (neurological convention); ``kwargs`` go to
+    ``imshow`` (``cmap`` defaults to grey)."""
     ax.imshow(np.flipud(np.asarray(image).T), cmap=kwargs.pop("cmap", "gray"), **kwargs)
     ax.set_title(title, fontsize=8)
     ax.set_xticks([])
@@ -52,7 +57,7 @@ def data_preview(
         raise ValueError(f"{title}: no slices to show")
     per_height = 1 + len(target_windows) + int(show_difference)
     ncols = per_height * len(heights)
-    fig, axes = plt.subplots(len(subjects), ncols, figsize=(2.5 * ncols, 2.6 * len(subjects)),
+    fig, axes = subplots(len(subjects), ncols, figsize=(2.5 * ncols, 2.6 * len(subjects)),
                              squeeze=False)
     for row, subject in enumerate(subjects):
         idx = np.flatnonzero(slices.subject_ids == subject)
@@ -62,12 +67,12 @@ def data_preview(
             source, target = slices.inputs[k, 0], slices.targets[k, 0]
             shown = target_to_units(target) if target_to_units is not None else target
             col = h * per_height
-            _show(axes[row, col], source, f"{subject} z={slices.slice_index[k]}: {input_label}",
+            show_image(axes[row, col], source, f"{subject} z={slices.slice_index[k]}: {input_label}",
                   vmin=0.0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
             for w, (name, low, high) in enumerate(target_windows, start=1):
-                _show(axes[row, col + w], shown, f"{target_label} {name}".strip(), vmin=low, vmax=high)
+                show_image(axes[row, col + w], shown, f"{target_label} {name}".strip(), vmin=low, vmax=high)
             if show_difference:
-                _show(axes[row, col + per_height - 1], source - target, "input - target",
+                show_image(axes[row, col + per_height - 1], source - target, "input - target",
                       cmap="RdBu_r", vmin=-0.5, vmax=0.5)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -77,12 +82,12 @@ def data_preview(
 def montage(images: Sequence[np.ndarray], titles: Sequence[str], ncols: int = 4, **kwargs) -> Figure:
     """A simple grid of images with titles."""
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.4 * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(2.4 * ncols, 2.4 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image, t in zip(axes.ravel(), images, titles, strict=False):
         ax.axis("on")
-        _show(ax, image, t, **kwargs)
+        show_image(ax, image, t, **kwargs)
     fig.tight_layout()
     return fig
 
@@ -105,12 +110,12 @@ def phase_figure(
         summary_rows: optional per-phase ``mean_abs_error`` / ``mean_sigma`` shown as bars.
     """
     n = len(phases)
-    fig, axes = plt.subplots(n + 1, 5, figsize=(11, 2.3 * (n + 1)), squeeze=False)
+    fig, axes = subplots(n + 1, 5, figsize=(11, 2.3 * (n + 1)), squeeze=False)
     for ax in axes[0]:
         ax.axis("off")
-    _show(axes[0, 0], source, "input", vmin=0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
+    show_image(axes[0, 0], source, "input", vmin=0, vmax=max(float(np.percentile(source, 99.5)), 1e-6))
     axes[0, 0].axis("on")
-    _show(axes[0, 1], target, "target", vmin=0, vmax=1)
+    show_image(axes[0, 1], target, "target", vmin=0, vmax=1)
     axes[0, 1].axis("on")
     if summary_rows:
         for col, key in ((2, "mean_abs_error"), (3, "mean_sigma")):
@@ -126,11 +131,11 @@ def phase_figure(
     alpha_max = max(float(np.percentile(p["alpha"], 99.5)) for p in phases) or 1e-6
     beta_max = max(float(np.percentile(p["beta"], 99.5)) for p in phases) or 1e-6
     for row, (phase, label) in enumerate(zip(phases, labels, strict=True), start=1):
-        _show(axes[row, 0], phase["image"], f"{label}: prediction", vmin=0, vmax=1)
-        _show(axes[row, 1], np.abs(phase["image"] - target), "|residual|", cmap="magma", vmin=0, vmax=res_max)
-        _show(axes[row, 2], phase["alpha"], "scale α", cmap="viridis", vmin=0, vmax=alpha_max)
-        _show(axes[row, 3], phase["beta"], "shape β", cmap="viridis", vmin=0, vmax=beta_max)
-        _show(axes[row, 4], phase["sigma"], "uncertainty σ", cmap="magma", vmin=0, vmax=sig_max)
+        show_image(axes[row, 0], phase["image"], f"{label}: prediction", vmin=0, vmax=1)
+        show_image(axes[row, 1], np.abs(phase["image"] - target), "|residual|", cmap="magma", vmin=0, vmax=res_max)
+        show_image(axes[row, 2], phase["alpha"], "scale α", cmap="viridis", vmin=0, vmax=alpha_max)
+        show_image(axes[row, 3], phase["beta"], "shape β", cmap="viridis", vmin=0, vmax=beta_max)
+        show_image(axes[row, 4], phase["sigma"], "uncertainty σ", cmap="magma", vmin=0, vmax=sig_max)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # keep the title clear
     return fig

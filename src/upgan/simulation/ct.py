@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from scipy import ndimage as ndi
 
-from .phantom import HeadPhantom, Tissue, smooth_noise
+from .head import HeadPhantom, Tissue, smooth_noise
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ CT_HU_RANGES: dict[Tissue, tuple[float, float]] = {
 }
 
 HU_MIN, HU_MAX = -1024.0, 3071.0
+"""The 12-bit range the simulated scanner stores."""
 
 
 def fwhm_to_sigma_vox(fwhm_mm: float, spacing_mm) -> tuple[float, ...]:

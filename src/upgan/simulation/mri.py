@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from scipy import ndimage as ndi
 
-from .phantom import HeadPhantom, Tissue, smooth_noise
+from .head import HeadPhantom, Tissue, smooth_noise
 
 logger = logging.getLogger(__name__)
 

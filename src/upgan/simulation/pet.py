@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from scipy import ndimage as ndi
 
 from .ct import fwhm_to_sigma_vox
-from .phantom import HeadPhantom, Tissue, smooth_noise
+from .head import HeadPhantom, Tissue, smooth_noise
 
 logger = logging.getLogger(__name__)
 

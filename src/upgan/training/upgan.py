@@ -27,14 +27,11 @@ from upgan.models.cascade import (
 from upgan.models.patchgan import PatchDiscriminator
 from upgan.models.unet import UncertaintyUNet
 from upgan.preparation.normalisation import VALID_RANGE
-from upgan.training.engine import (
-    SlicePairs,
-    StageConfig,
-    TrainingHistory,
-    TrainingMethod,
-    cpu_state,
-    train_stage,
-)
+from upgan.training.checkpoint import cpu_state
+from upgan.training.data import SlicePairs
+from upgan.training.engine import TrainingMethod, train_stage
+from upgan.training.history import TrainingHistory
+from upgan.training.stage import StageConfig
 
 logger = logging.getLogger(__name__)
 

@@ -11,20 +11,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from upgan.io.cohort import (
-    SyntheticCohortSpec,
-    check_layout,
-    discover_cohort,
-    write_synthetic_cohort,
-)
-from upgan.preparation import (
-    HUWindow,
-    PreparationConfig,
-    SliceSet,
-    concat_slice_sets,
-    prepare_subject,
-    split_subjects,
-)
+from upgan.io.cohort import SyntheticCohortSpec, discover_cohort, write_synthetic_cohort
+from upgan.io.slices import SliceSet, concat_slice_sets
+from upgan.preparation import PreparationConfig, prepare_subject, split_subjects
 from upgan.reporting.figures import data_preview
 from upgan.schema import unknown_keys_message
 from upgan.tasks import get_task
@@ -33,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def _cohort_of(task_name: str, cohorts: dict[str, Any]) -> dict[str, Any]:
-    layout = get_task(task_name).layout
+    layout = get_task(task_name).layout.name
     if layout not in cohorts:
         raise ValueError(f"task {task_name} needs parameters cohorts.{layout}; found: {sorted(cohorts)}")
     return cohorts[layout]
@@ -50,7 +39,7 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
     """Find the task's raw volumes, generating the synthetic cohort first when that is the source.
 
     Args:
-        task_name: the task (decides the cohort layout, ``pet_ct`` or ``ixi_t1``).
+        task_name: the task (decides the cohort layout, e.g. ``pet_ct`` or ``ixi_t1``).
         cohorts: per layout: ``source`` (``synthetic`` or a folder in the task's layout), and for the
             synthetic source ``synthetic_dir``, ``n_subjects``, ``seed``, ``n_workers`` and
             ``simulation`` settings.
@@ -59,8 +48,7 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
     Returns:
         One row per volume (``subject_id, modality, path, shape, affine, axcodes``).
     """
-    task = get_task(task_name)
-    layout = check_layout(task.layout)
+    layout = get_task(task_name).layout
     cohort = _cohort_of(task_name, cohorts)
     source = cohort.get("source", "synthetic")
     if source == "synthetic":
@@ -75,7 +63,7 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
         )
     else:
         root = Path(source).expanduser()
-        logger.info("Reading the %s cohort of task %s from %s (read-only)", layout, task_name, root)
+        logger.info("Reading the %s cohort of task %s from %s (read-only)", layout.name, task_name, root)
     index = discover_cohort(root, layout, bool(preparation.get("resample_ct_to_pet", False)))
     logger.info("%s: %d subjects in %s", task_name, index["subject_id"].nunique(), root)
     return index
@@ -100,8 +88,8 @@ def split_cohort(task_name: str, cohort_index: pd.DataFrame, split: dict[str, An
 
 
 def _prepare_one(args: tuple) -> tuple[SliceSet, dict[str, Any]]:
-    task_name, subject_id, paths, config, seed = args
-    return prepare_subject(get_task(task_name), subject_id, paths, config, seed)
+    task, subject_id, paths, config, seed = args
+    return prepare_subject(task, subject_id, paths, config, seed)
 
 
 def prepare_slices(
@@ -128,7 +116,7 @@ def prepare_slices(
     paths = cohort_index.pivot(index="subject_id", columns="modality", values="path")
     used = split_manifest[split_manifest["split"] != "unused"]
     jobs = [
-        (task.name, sid, paths.loc[sid].dropna().to_dict(), config, seed)
+        (task, sid, paths.loc[sid].dropna().to_dict(), config, seed)
         for sid in used["subject_id"]
     ]
     results: list[tuple[SliceSet, dict[str, Any]]] = []
@@ -167,15 +155,13 @@ def prepare_slices(
 
 
 def plot_data_preview(task_name: str, test_slices: SliceSet, preparation: dict[str, Any]) -> Figure:
-    """A look at the data: input/target pairs of a few test subjects."""
+    """A look at the data: input/target pairs of a few test subjects (the target in its display
+    units, e.g. HU windows for CT)."""
     task = get_task(task_name)
-    if task.name == "pet_to_ct":
-        window = HUWindow(*preparation.get("hu_window", (-1024.0, 3071.0)))
-        return data_preview(
-            test_slices, f"{task.name}: {task.description}", "NAC PET", "CT",
-            target_windows=(("bone W2000/L500", -500.0, 1500.0), ("brain W80/L40", 0.0, 80.0)),
-            target_to_units=window.inverse, heights=(0.15, 0.6), show_difference=False,
-        )
-    label = "undersampled T1" if task.corruption == "undersample" else "motion-corrupted T1"
-    return data_preview(test_slices, f"{task.name}: {task.description}", label, "T1",
-                        heights=(0.3, 0.6))
+    style = task.data_preview
+    return data_preview(
+        test_slices, f"{task.name}: {task.description}", style.input_label, style.target_label,
+        target_windows=style.target_windows,
+        target_to_units=task.target_normalisation.display(PreparationConfig.from_params(preparation)),
+        heights=style.heights, show_difference=style.show_difference,
+    )

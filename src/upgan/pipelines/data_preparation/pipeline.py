@@ -1,4 +1,4 @@
-"""data_preparation: one namespace per task (``pet_to_ct``, ``mri_recon``, ``mri_motion``)."""
+"""data_preparation: one namespace per task of the ``tasks`` parameter (see :mod:`upgan.tasks`)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,10 @@ import pandas as pd
 from upgan import evaluation
 from upgan.io.bundle import ModelBundle
 from upgan.io.nifti import NiftiVolume
+from upgan.io.slices import SliceSet
 from upgan.methods import predict_bundle
 from upgan.pipelines import tracking
-from upgan.preparation import HUWindow, SliceSet
+from upgan.preparation import PreparationConfig
 from upgan.preparation.prepare import prepared_volume
 from upgan.tasks import get_task
 
@@ -23,12 +24,10 @@ logger = logging.getLogger(__name__)
 
 
 def _to_units(task: str, row: pd.Series, image: np.ndarray, sigma: bool, preparation: dict) -> np.ndarray:
-    """Normalised scale -> the target's units (HU for CT; the T1 volume's own scale for MRI)."""
-    norm = json.loads(row["target_normalisation"])
-    if norm["kind"] == "hu_window":
-        window = HUWindow(norm["hu_min"], norm["hu_max"])
-        return image * window.width if sigma else window.inverse(image)
-    return image * float(norm["scale"])
+    """Normalised scale -> the target's units (HU for CT; the T1 volume's own scale for MRI), by the
+    task's target normalisation and the subject's manifest record."""
+    record = json.loads(row["target_normalisation"])
+    return get_task(task).target_normalisation.to_units(image, record, sigma=sigma)
 
 
 def _volume_writer(row: pd.Series, slices: np.ndarray, index: np.ndarray) -> Callable[[], NiftiVolume]:
@@ -61,7 +60,7 @@ def evaluate_cell(
     """
     cell = tracking.cell_name(task, method, n_train_patients)
     prediction = predict_bundle(model, test_slices.inputs, device=str(training.get("device", "auto")))
-    hu_window = tuple(preparation.get("hu_window", (-1024.0, 3071.0)))
+    hu_window = PreparationConfig.from_params(preparation).hu_window
     per_subject = evaluation.subject_metrics(prediction.image, test_slices.targets, test_slices.subject_ids,
                                              task, hu_window=hu_window)
     metrics = evaluation.label_cell(per_subject, task, method, n_train_patients, keep_extra=True)
@@ -125,7 +124,7 @@ def evaluate_input(
     if not spec.input_is_reference:
         raise ValueError(f"task {task}: its input ({spec.input_modality}) is not on the target's "
                          f"scale ({spec.target_modality}); it has no 'input' reference")
-    hu_window = tuple(preparation.get("hu_window", (-1024.0, 3071.0)))
+    hu_window = PreparationConfig.from_params(preparation).hu_window
     per_subject = evaluation.subject_metrics(test_slices.inputs[:, :1], test_slices.targets,
                                              test_slices.subject_ids, task, hu_window=hu_window)
     metrics = evaluation.label_cell(per_subject, task, evaluation.INPUT, n_train_patients, keep_extra=True)

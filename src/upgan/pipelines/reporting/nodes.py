@@ -11,12 +11,13 @@ from matplotlib.figure import Figure
 
 from upgan import evaluation
 from upgan.io.bundle import ModelBundle
-from upgan.methods import LABELS, METHODS
+from upgan.io.slices import SliceSet
+from upgan.methods.registry import labels, names, proposed
 from upgan.pipelines import tracking
-from upgan.preparation import SliceSet
 from upgan.reporting.convergence import budget_table, convergence_figure
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
-from upgan.reporting.tables import table1_markdown, training_setup_markdown
+from upgan.reporting.setup import training_setup_markdown
+from upgan.reporting.tables import table1_markdown
 from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -66,9 +67,10 @@ def _head_mae_markdown(head: pd.DataFrame) -> str:
     if head.empty:
         return ""
     lines = ["", "## PET→CT MAE inside the head mask (CT > −500 HU)", "", "| method | MAE [HU] |", "|---|---|"]
-    order = {m: i for i, m in enumerate(METHODS)}
+    order = {m: i for i, m in enumerate(names())}
+    method_labels = labels()
     for row in sorted(head.to_dict("records"), key=lambda r: (r["task"], r["n_train_patients"], order.get(r["method"], 99))):
-        lines.append(f"| {LABELS.get(row['method'], row['method'])} (n = {row['n_train_patients']}) "
+        lines.append(f"| {method_labels.get(row['method'], row['method'])} (n = {row['n_train_patients']}) "
                      f"| {row['mae_head_mean']:.1f} ± {row['mae_head_std']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -79,7 +81,7 @@ def summarise_and_test(
     """Summary, paired tests of UP-GAN against every other method, and the claims checks."""
     summary = evaluation.check_contract("summary", evaluation.summarise(metrics_per_subject))
     methods = set(metrics_per_subject["method"])
-    if evaluation.REFERENCE in methods and len(methods) > 1:
+    if proposed() in methods and len(methods) > 1:
         significance = evaluation.paired_tests(metrics_per_subject)
     else:
         significance = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["significance"])
@@ -92,7 +94,7 @@ def describe_training(
 ) -> str:
     """The "Training set-up" section of Table 1: the shared budget (from the parameters) and
     what every cell's model bundle records of its method (MedGAN: the feature extractor used)."""
-    from upgan.pipelines.training.nodes import fine_tune_steps, phase_steps
+    from upgan.pipelines.training.config import fine_tune_steps, phase_steps
 
     return training_setup_markdown(
         [m.config for m in models], phase_steps(training), fine_tune_steps(upgan),
@@ -106,7 +108,9 @@ def build_report(
     training_setup: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """Summary (mean ± std), paired tests of UP-GAN against every other method, the claims
-    checks (C1-C5) and Table 1 in markdown (with the head-mask MAE and the training set-up)."""
+    checks (C0-C6) and Table 1 in markdown (with the head-mask MAE and the training set-up);
+    ``table1.md``, ``summary.csv`` and ``claims.csv`` are also attached to the Kedro run's
+    MLflow run (``report/``)."""
     summary, significance, claims = summarise_and_test(metrics_per_subject, uncertainty)
     table = table1_markdown(summary, significance, claims)
     if head_mae is not None:
@@ -114,25 +118,30 @@ def build_report(
     table += training_setup
     verdicts = evaluation.claim_verdicts(claims)
     logger.info("Claims on this run:\n%s", verdicts.to_string(index=False))
+    tracking.log_report("table1.md", table)
+    tracking.log_report("summary.csv", summary)
+    tracking.log_report("claims.csv", claims)
     return summary, significance, claims, table
 
 
 def plot_methods(task: str, cells: list[tuple[str, int]], *examples: dict[str, np.ndarray]) -> Figure:
     """Figure 3 analogue: each method's prediction and residual on the same test slice (also
-    attached to every cell's MLflow child run of the task)."""
+    attached to the Kedro run's MLflow run, ``report/figures/``, and to every cell's child run
+    of the task)."""
     first = examples[0]
-    predictions = {LABELS[m]: e["prediction"] for (m, _), e in zip(cells, examples, strict=True)}
+    predictions = {m: e["prediction"] for (m, _), e in zip(cells, examples, strict=True)}
     title = f"{task}: test subject {first['subject_id']}, slice {int(first['slice_index'])}"
     figure = methods_figure(first["input"], first["target"], predictions, title=title)
     _attach(task, cells, figure, f"methods_{task}.png")
+    tracking.log_report(f"methods_{task}.png", figure)
     return figure
 
 
 def _attach(task: str, cells: list[tuple[str, int]], figure: Figure, name: str) -> None:
+    """Attach ``figure`` to the cells' child runs without re-opening them (their durations stay
+    the cells' own)."""
     for method, n in cells:
-        with tracking.cell_run(task, method, n) as run:
-            if run is not None:
-                tracking.log_figure(figure, name)
+        tracking.attach_figure(task, method, n, figure, name)
 
 
 def plot_calibration(task: str, cells: list[tuple[str, int]], *tables: pd.DataFrame) -> Figure:
@@ -143,8 +152,9 @@ def plot_calibration(task: str, cells: list[tuple[str, int]], *tables: pd.DataFr
     for method, table in zip(methods, tables, strict=True):
         if table.empty:
             continue
-        calibration[LABELS[method]] = table[table["kind"] == "calibration"].dropna(axis=1, how="all")
-        sparsification[LABELS[method]] = table[table["kind"] == "sparsification"].dropna(axis=1, how="all")
+        label = labels()[method]
+        calibration[label] = table[table["kind"] == "calibration"].dropna(axis=1, how="all")
+        sparsification[label] = table[table["kind"] == "sparsification"].dropna(axis=1, how="all")
     figure = calibration_figure(calibration, sparsification, title=f"{task}: uncertainty calibration")
     _attach(task, cells, figure, f"calibration_{task}.png")
     return figure

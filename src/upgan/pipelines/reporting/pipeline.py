@@ -5,7 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
-from upgan.methods import is_cascade
+from upgan.methods import get
 from upgan.pipelines.binding import bind
 from upgan.pipelines.evaluation.pipeline import reference_cells
 from upgan.pipelines.reporting import nodes
@@ -35,7 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     ]
     for task in tasks:
         task_cells = [c for c in cells if c[0] == task]
-        cascades = [c for c in task_cells if is_cascade(c[1])]
+        cascades = [c for c in task_cells if get(c[1]).cascade]
         pipe.append(Node(bind(nodes.plot_methods, task, [(c[1], c[2]) for c in task_cells]),
                          [f"{cell_name(*c)}.example" for c in task_cells],
                          f"{task}.methods_figure", name=f"plot_methods_{task}"))

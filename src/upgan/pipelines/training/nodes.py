@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,168 +15,32 @@ from matplotlib.figure import Figure
 from upgan.evaluation import example_slice
 from upgan.inference import predict_phases
 from upgan.io.bundle import ModelBundle
-from upgan.losses import UPGANLossWeights
-from upgan.methods import CASCADES, cascade_from_bundle, cascade_from_states
-from upgan.models import CascadeConfig, cascade_config_from_dict
+from upgan.io.slices import SliceSet
+from upgan.methods import cascade_from_bundle, cascade_from_states
+from upgan.methods.single import train_single
+from upgan.models import cascade_config_from_dict
 from upgan.pipelines import tracking
-from upgan.preparation import SliceSet
+from upgan.pipelines.training.config import (
+    cascade_config,
+    checkpoint_path,
+    fine_tune_steps,
+    loss_weights,
+    method_params,
+    phase_steps,
+    residual_learning,
+    select_training_subjects,
+    single_optimiser,
+    slice_pairs,
+    stage_config,
+    stage_key,
+    states_digest,
+)
 from upgan.preparation.normalisation import VALID_RANGE
 from upgan.reporting.figures import phase_figure
-from upgan.tasks import get_task
-from upgan.training import SlicePairs, StageConfig, TrainingHistory, fine_tune, train_phase
-from upgan.training.engine import CHECKPOINT_FORMAT
+from upgan.training import TrainingHistory, fine_tune, train_phase
 from upgan.uncertainty import phase_summary
 
 logger = logging.getLogger(__name__)
-
-GUIDANCE = CASCADES
-
-
-def select_training_subjects(split_manifest: pd.DataFrame, n_train_patients: int) -> list[str]:
-    """The first ``n_train_patients`` training subjects in the split's seeded order (so smaller
-    subsets are nested in larger ones)."""
-    train = split_manifest[split_manifest["split"] == "train"].sort_values("order")
-    if not 1 <= n_train_patients <= len(train):
-        raise ValueError(
-            f"n_train_patients={n_train_patients} but the training split has {len(train)} subjects"
-        )
-    return train["subject_id"].head(n_train_patients).tolist()
-
-
-def _pairs(slices: SliceSet, subjects: list[str] | None = None) -> SlicePairs:
-    chosen = slices.subset(subjects) if subjects is not None else slices
-    return SlicePairs(torch.from_numpy(chosen.inputs), torch.from_numpy(chosen.targets))
-
-
-def residual_learning(task: str, training: Mapping[str, Any]) -> bool:
-    """Whether the cell's generators learn a correction of their input (global residual): on
-    when ``training.residual_learning`` is true and the task's input is on the target's scale
-    (the MRI tasks), for every method alike."""
-    flag = training.get("residual_learning", False)
-    if not isinstance(flag, bool):
-        raise ValueError(f"training.residual_learning must be true or false, got {flag!r}")
-    return flag and get_task(task).input_is_reference
-
-
-def cascade_config(method: str, upgan: Mapping[str, Any], in_channels: int = 1,
-                   residual: bool = False) -> CascadeConfig:
-    """The cascade of ``method`` (``upgan`` or the ``upgan_no_guidance`` ablation) from
-    parameters; ``residual``: every phase adds its image head to ``a``'s first channel."""
-    if method not in GUIDANCE:
-        raise ValueError(f"unknown UP-GAN method {method!r}; known: {', '.join(GUIDANCE)}")
-    unet = {"in_channels": in_channels, **dict(upgan.get("generator", {}))}
-    if residual:
-        unet["residual_from"] = 0
-    return cascade_config_from_dict({
-        "n_phases": int(upgan["n_phases"]),
-        "guidance": GUIDANCE[method],
-        "unet": unet,
-        "discriminator": dict(upgan.get("discriminator", {})),
-    })
-
-
-STAGE_KEYS = ("batch_size", "lr_generator", "lr_discriminator", "betas", "cosine")
-"""Optimiser keys of a stage block (``upgan.phase``, ``upgan.fine_tune``, ``baselines.optimiser``)."""
-
-
-def _steps(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be an int >= 1 (generator updates), got {value!r}")
-    return value
-
-
-def _stage(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], steps: int,
-           seed_offset: int, where: str, extra_keys: tuple[str, ...] = (),
-           keep_initial: bool = False) -> StageConfig:
-    """A :class:`StageConfig` from a stage block (``where`` names it in errors), the shared
-    ``training`` block and the stage's budget in generator updates."""
-    values = dict(stage)
-    unknown = sorted(set(values) - set(STAGE_KEYS) - set(extra_keys))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {[f'{where}.{k}' for k in unknown]}; known: "
-                         f"{', '.join(f'{where}.{k}' for k in (*STAGE_KEYS, *extra_keys))}")
-    for key in extra_keys:
-        values.pop(key, None)
-    if "betas" in values:
-        values["betas"] = tuple(values["betas"])
-    val_every = training.get("val_every")
-    if val_every is not None:
-        _steps(val_every, "training.val_every")
-    try:
-        return StageConfig(
-            name=name,
-            steps=steps,
-            seed=int(training["seed"]) + seed_offset,
-            device=str(training.get("device", "auto")),
-            bf16=bool(training.get("bf16", False)),
-            channels_last=bool(training.get("channels_last", False)),
-            compile=bool(training.get("compile", False)),
-            log_every_n_steps=int(training.get("log_every_n_steps", 50)),
-            val_every=val_every,
-            keep_initial=keep_initial,
-            **values,
-        )
-    except ValueError as err:
-        raise ValueError(str(err).replace("StageConfig.", f"{where}.")) from err
-
-
-def phase_steps(training: Mapping[str, Any]) -> int:
-    """The shared budget: generator updates of every baseline generator and every UP-GAN phase
-    (``training.steps``)."""
-    return _steps(training.get("steps"), "training.steps")
-
-
-def fine_tune_steps(upgan: Mapping[str, Any]) -> int:
-    """UP-GAN's end-to-end fine-tuning, on top of the shared budget (``upgan.fine_tune.steps``)."""
-    return _steps(dict(upgan.get("fine_tune", {})).get("steps"), "upgan.fine_tune.steps")
-
-
-def _weights(upgan: Mapping[str, Any]) -> UPGANLossWeights:
-    loss = dict(upgan.get("loss", {}))
-    return UPGANLossWeights(**loss)
-
-
-def validate_upgan_parameters(upgan: Mapping[str, Any], training: Mapping[str, Any]) -> None:
-    """Build every config a cell will need, so bad values fail before any training starts."""
-    for method in GUIDANCE:
-        cascade_config(method, upgan)
-    _weights(upgan)
-    for key in ("phase", "fine_tune"):
-        if key not in upgan:
-            raise ValueError(f"parameters upgan.{key} are missing")
-    _stage("upgan.phase", upgan["phase"], training, phase_steps(training), 0, "upgan.phase")
-    _stage("upgan.fine_tune", upgan["fine_tune"], training, fine_tune_steps(upgan), 0,
-           "upgan.fine_tune", ("steps",))
-
-
-def states_digest(states: Iterable[Mapping[str, torch.Tensor]]) -> str:
-    """sha256 of state dicts (names, dtypes, shapes and bytes): the weights a stage starts from."""
-    h = hashlib.sha256()
-    for state in states:
-        for name, tensor in state.items():
-            t = tensor.detach().cpu().contiguous()
-            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def stage_key(stage: StageConfig, method: Mapping[str, Any], train: SlicePairs, val: SlicePairs | None) -> str:
-    """Short hash of what determines a stage's result: its config fields (budget, optimiser,
-    seed), the method's parameters (network, loss, the weights it starts from) and the data.
-
-    It names the stage's checkpoint, so that a changed setting trains fresh beside the old
-    checkpoints (which the engine would refuse as a fingerprint mismatch) and the old settings
-    find theirs again."""
-    payload = {"format": CHECKPOINT_FORMAT, "config": stage.fingerprint_fields(), "method": dict(method),
-               "train": train.digest(), "val": val.digest() if val is not None else None}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _checkpoint(training: Mapping[str, Any], cell: str, stage: str, key: str) -> Path | None:
-    """``<checkpoint_dir>/<task>/<method>/n<NN>/<stage>-<key>.pt`` (None: no checkpoints)."""
-    root = training.get("checkpoint_dir")
-    return None if root is None else Path(root) / cell.replace(".", "/") / f"{stage}-{key}.pt"
-
 
 HISTORY_KEYS = ["task", "method", "n_train_patients", "seed", "network", "updates", "selected_step"]
 """Leading columns of every history table (then the engine's record columns, ``step`` first)."""
@@ -212,6 +73,7 @@ def train_upgan_phase(
     task: str,
     method: str,
     n_train_patients: int,
+    n_phases: int,
     phase: int,
     train_slices: SliceSet,
     val_slices: SliceSet,
@@ -220,26 +82,27 @@ def train_upgan_phase(
     training: dict[str, Any],
     *previous: ModelBundle,
 ) -> tuple[ModelBundle, pd.DataFrame]:
-    """Initialise phase ``phase``: train G_phase and D_phase with the earlier generators frozen.
+    """Initialise phase ``phase`` of an ``n_phases`` cascade: train G_phase and D_phase with the
+    earlier generators frozen.
 
     Returns:
         The phase bundle (``generator`` and ``discriminator`` weights + config) and the
-        per-epoch history.
+        stage's validation history.
     """
     cell = tracking.cell_name(task, method, n_train_patients)
-    cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1],
+    cfg = cascade_config(method, upgan, n_phases, in_channels=train_slices.inputs.shape[1],
                          residual=residual_learning(task, training))
-    weights = _weights(upgan)
-    stage = _stage(f"{cell} phase {phase}", upgan["phase"], training, phase_steps(training),
-                   1000 * phase, "upgan.phase")
+    weights = loss_weights(upgan)
+    stage = stage_config(f"{cell} phase {phase}", upgan["phase"], training, phase_steps(training),
+                         1000 * phase, "upgan.phase")
     subjects = select_training_subjects(split_manifest, n_train_patients)
     frozen = [b.state_dict("generator") for b in previous]
-    train, val = _pairs(train_slices, subjects), _pairs(val_slices)
+    train, val = slice_pairs(train_slices, subjects), slice_pairs(val_slices)
     key = stage_key(stage, {"phase": phase, "cascade": cfg.to_dict(), "loss": dataclasses.asdict(weights),
                             "frozen": states_digest(frozen)}, train, val)
     generator, discriminator, history = train_phase(
         cfg, phase, frozen, train, val, stage, weights,
-        checkpoint_path=_checkpoint(training, cell, f"phase_{phase}", key),
+        checkpoint_path=checkpoint_path(training, cell, f"phase_{phase}", key),
     )
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "phase": phase, "cascade": cfg.to_dict(), "train_subjects": subjects}
@@ -252,6 +115,7 @@ def fine_tune_upgan(
     task: str,
     method: str,
     n_train_patients: int,
+    n_phases: int,
     train_slices: SliceSet,
     val_slices: SliceSet,
     split_manifest: pd.DataFrame,
@@ -267,20 +131,20 @@ def fine_tune_upgan(
         and the config ``upgan predict`` needs: task, cascade, preparation) and the history.
     """
     cell = tracking.cell_name(task, method, n_train_patients)
-    cfg = cascade_config(method, upgan, in_channels=train_slices.inputs.shape[1],
+    cfg = cascade_config(method, upgan, n_phases, in_channels=train_slices.inputs.shape[1],
                          residual=residual_learning(task, training))
-    weights = _weights(upgan)
-    stage = _stage(f"{cell} fine-tune", upgan["fine_tune"], training, fine_tune_steps(upgan),
-                   1000 * cfg.n_phases, "upgan.fine_tune", ("steps",), keep_initial=True)
+    weights = loss_weights(upgan)
+    stage = stage_config(f"{cell} fine-tune", upgan["fine_tune"], training, fine_tune_steps(upgan),
+                         1000 * cfg.n_phases, "upgan.fine_tune", ("steps",), keep_initial=True)
     subjects = select_training_subjects(split_manifest, n_train_patients)
     initial_g = [b.state_dict("generator") for b in phases]
     initial_d = [b.state_dict("discriminator") for b in phases]
-    train, val = _pairs(train_slices, subjects), _pairs(val_slices)
+    train, val = slice_pairs(train_slices, subjects), slice_pairs(val_slices)
     key = stage_key(stage, {"cascade": cfg.to_dict(), "loss": dataclasses.asdict(weights),
                             "initial": states_digest([*initial_g, *initial_d])}, train, val)
     generators, discriminators, history = fine_tune(
         cfg, initial_g, initial_d, train, val, stage, weights,
-        checkpoint_path=_checkpoint(training, cell, "fine_tune", key),
+        checkpoint_path=checkpoint_path(training, cell, "fine_tune", key),
     )
     states = {f"generator_{m}": g for m, g in enumerate(generators)}
     states.update({f"discriminator_{m}": d for m, d in enumerate(discriminators)})
@@ -291,20 +155,7 @@ def fine_tune_upgan(
     return ModelBundle.pack(states, config), frame
 
 
-def baseline_optimiser(baselines: Mapping[str, Any], method: str) -> tuple[dict[str, Any], str]:
-    """The optimiser block of a baseline (shared ``baselines.optimiser`` updated by the method's
-    own ``baselines.<method>.optimiser``) and the name to use in errors."""
-    own = dict((baselines.get(method) or {}).get("optimiser") or {})
-    where = f"baselines.{method}.optimiser" if own else "baselines.optimiser"
-    return {**dict(baselines.get("optimiser") or {}), **own}, where
-
-
-def method_params(baselines: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """A baseline's network and loss parameters (its block without ``optimiser``)."""
-    return {k: v for k, v in dict(baselines.get(method) or {}).items() if k != "optimiser"}
-
-
-def train_baseline_cell(
+def train_single_cell(
     task: str,
     method: str,
     n_train_patients: int,
@@ -316,40 +167,35 @@ def train_baseline_cell(
     training: dict[str, Any],
     preparation: dict[str, Any],
 ) -> tuple[ModelBundle, pd.DataFrame]:
-    """Train a baseline (pix2pix, PAN or MedGAN) for the shared budget of generator updates
-    (:func:`phase_steps`) with its optimiser settings: ``baselines.optimiser``, overridden key by
-    key by the method's own ``baselines.<method>.optimiser`` block when it has one.
+    """Train a single-generator method (a baseline or a control) for the shared budget of
+    generator updates (:func:`phase_steps`) with its optimiser settings: ``baselines.optimiser``,
+    overridden key by key by the method's own ``baselines.<method>.optimiser`` block.
 
     Returns:
-        The cell's model bundle (``generator``, ``discriminator``, MedGAN's
-        ``feature_extractor``; config with the network settings) and the per-epoch history.
+        The cell's model bundle (``generator`` and the method's other networks; config with the
+        network settings) and the validation history (with a row per pretrained network).
     """
-    from upgan.training.baselines import train_baseline
-
     cell = tracking.cell_name(task, method, n_train_patients)
     if method not in baselines:
         raise ValueError(f"parameters baselines.{method} are missing")
-    optimiser, where = baseline_optimiser(baselines, method)
-    stage = _stage(f"{cell} train", optimiser, training, phase_steps(training), 0, where)
+    optimiser, where = single_optimiser(baselines, method)
+    stage = stage_config(f"{cell} train", optimiser, training, phase_steps(training), 0, where)
     subjects = select_training_subjects(split_manifest, n_train_patients)
     params = {**method_params(baselines, method), "input_residual": residual_learning(task, training)}
-    train, val = _pairs(train_slices, subjects), _pairs(val_slices)
+    train, val = slice_pairs(train_slices, subjects), slice_pairs(val_slices)
     key = stage_key(stage, {"method": method, "params": params}, train, val)
-    states, network, history = train_baseline(
-        method, params, train, val, stage, checkpoint_path=_checkpoint(training, cell, "train", key),
-    )
-    config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": network,
+    trained = train_single(method, params, train, val, stage, checkpoint_path(training, cell, "train", key),
+                           context={"upgan": upgan})
+    config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": trained.config,
               "preparation": dict(preparation), "train_subjects": subjects}
     seed = int(training["seed"])
-    frame = _record(task, method, n_train_patients, "generator", stage.fingerprint_fields(), history, seed)
-    if "feature_extractor_updates" in network:
-        updates = int(network["feature_extractor_updates"])
-        extractor = pd.DataFrame([{"task": task, "method": method, "n_train_patients": int(n_train_patients),
-                                   "seed": seed, "network": "feature_extractor", "updates": updates,
-                                   "selected_step": updates, "step": updates,
-                                   "g_loss": network.get("feature_extractor_final_l1")}])
-        frame = pd.concat([extractor, frame], ignore_index=True)
-    return ModelBundle.pack(states, config), frame
+    frame = _record(task, method, n_train_patients, "generator", stage.fingerprint_fields(), trained.history, seed)
+    pretrained = [{"task": task, "method": method, "n_train_patients": int(n_train_patients), "seed": seed,
+                   "network": network, "updates": updates, "selected_step": updates, "step": updates,
+                   "g_loss": final_loss} for network, (updates, final_loss) in trained.pretraining.items()]
+    if pretrained:
+        frame = pd.concat([pd.DataFrame(pretrained), frame], ignore_index=True)
+    return ModelBundle.pack(trained.states, config), frame
 
 
 def _outputs_to_numpy(outputs) -> list[dict[str, np.ndarray]]:
@@ -398,11 +244,11 @@ def summarise_phases(
         title=f"{cell}: phases on test subject {test_slices.subject_ids[k]}, slice {test_slices.slice_index[k]}",
     )
     with tracking.cell_run(task, method, n_train_patients):
-        for row in table.to_dict("records"):
-            tag = f"test/{row['stage']}_{row['phase']}"
-            tracking.mlflow.log_metrics({f"{tag}/mean_abs_error": row["mean_abs_error"],
-                                         f"{tag}/mean_sigma": row["mean_sigma"],
-                                         f"{tag}/spearman_sigma_abs_error": row["spearman_sigma_abs_error"]})
+        # the fine-tuned phases' test metrics are logged by evaluation (test_phase_<m>/...)
+        for row in table[table["stage"] == "initialisation"].to_dict("records"):
+            tag = f"test/initialisation_{row['phase']}"
+            tracking.log_metrics({f"{tag}/{k}": float(row[k]) for k in
+                                  ("mean_abs_error", "mean_sigma", "spearman_sigma_abs_error")})
         tracking.log_figure(figure, f"phases_{cell}.png")
     logger.info("%s phases on the test set:\n%s", cell, table.to_string(index=False))
     return table, figure

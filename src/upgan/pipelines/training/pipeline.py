@@ -9,7 +9,7 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
-from upgan.methods import is_cascade
+from upgan.methods import get
 from upgan.pipelines.binding import bind
 from upgan.pipelines.training import nodes
 
@@ -22,7 +22,7 @@ def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> 
     cell = (task, method, n_train_patients)
     phase_nodes = [
         Node(
-            bind(nodes.train_upgan_phase, *cell, m),
+            bind(nodes.train_upgan_phase, *cell, n_phases, m),
             [*data, *params, *[f"generator_{k}" for k in range(m)]],
             [f"generator_{m}", f"history_phase_{m}"],
             name=f"train_phase_{m}",
@@ -31,7 +31,7 @@ def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> 
         for m in range(n_phases)
     ]
     fine = Node(
-        bind(nodes.fine_tune_upgan, *cell),
+        bind(nodes.fine_tune_upgan, *cell, n_phases),
         [*data, *params, "params:preparation", *[f"generator_{k}" for k in range(n_phases)]],
         ["model", "history_fine_tune"],
         name="fine_tune",
@@ -49,7 +49,7 @@ def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> 
 
 def cell_histories(method: str) -> list[str]:
     """The history datasets a method's cell writes (names relative to the cell namespace)."""
-    if is_cascade(method):
+    if get(method).cascade:
         return [f"history_phase_{m}" for m in range(structure.n_phases())] + ["history_fine_tune"]
     return ["history_train"]
 
@@ -71,11 +71,11 @@ def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int) -> 
     return Pipeline(inner, namespace=task, parameters=shared)
 
 
-def baseline_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
-    """One baseline (pix2pix, PAN, MedGAN): a single training node under the same budget."""
+def single_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
+    """A single-generator method (a baseline or a control): one training node, same budget."""
     return Pipeline([
         Node(
-            bind(nodes.train_baseline_cell, task, method, n_train_patients),
+            bind(nodes.train_single_cell, task, method, n_train_patients),
             ["train_slices", "val_slices", "split_manifest", "params:baselines", "params:upgan",
              "params:training", "params:preparation"],
             ["model", "history_train"],
@@ -88,10 +88,10 @@ def baseline_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
 def method_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
     """The training nodes of any method's cell (names relative to the cell namespace), tagged
     ``training`` wherever they are used (Table 1 or the sweep)."""
-    if is_cascade(method):
+    if get(method).cascade:
         cell = upgan_cell(task, method, n_train_patients, structure.n_phases())
     else:
-        cell = baseline_cell(task, method, n_train_patients)
+        cell = single_cell(task, method, n_train_patients)
     return cell.tag("training")
 
 

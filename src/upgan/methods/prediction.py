@@ -1,9 +1,5 @@
-"""The methods compared in the paper, resolved by name, and how to predict with a trained one.
-
-``upgan`` and ``upgan_no_guidance`` (the ablation) are cascades trained phase by phase;
-``pix2pix``, ``pan`` and ``medgan`` are single generators. Every trained method is stored as a
-model bundle (:mod:`upgan.io.bundle`) whose config names the method.
-"""
+"""Predicting with any trained method's model bundle (:mod:`upgan.io.bundle`), whose config
+names the method: cascades rebuild every phase, single-generator methods their generator."""
 
 from __future__ import annotations
 
@@ -14,30 +10,9 @@ import torch
 
 from upgan.inference import predict_phases, run_batched
 from upgan.io.bundle import ModelBundle
+from upgan.methods.registry import get
+from upgan.methods.single import build_generator
 from upgan.models import UPGAN, CascadeConfig, UncertaintyUNet, cascade_config_from_dict
-
-CASCADES = {"upgan": True, "upgan_no_guidance": False}  # method -> uncertainty guidance
-BASELINES = ("pix2pix", "pan", "medgan")
-METHODS = ("pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance")
-LABELS = {
-    "pix2pix": "pix2pix",
-    "pan": "PAN",
-    "medgan": "MedGAN",
-    "upgan": "UP-GAN",
-    "upgan_no_guidance": "UP-GAN, no uncertainty guidance",
-}
-
-
-def check_method(name: str) -> str:
-    """Return ``name`` if it is a known method, else fail with the list of known ones."""
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
-    return name
-
-
-def is_cascade(name: str) -> bool:
-    """True for the UP-GAN family (phases with uncertainty)."""
-    return check_method(name) in CASCADES
 
 
 @dataclass
@@ -80,16 +55,14 @@ def predict_bundle(bundle: ModelBundle, inputs: np.ndarray | torch.Tensor, devic
                    batch_size: int = 16, channels_last: bool = True) -> Prediction:
     """Predict with any method's model bundle (batched, inference mode; ``channels_last``: NHWC
     layout, faster convolutions on CPU and CUDA, same values up to float rounding)."""
-    method = check_method(bundle.config.get("method", ""))
+    spec = get(bundle.config.get("method", ""))
     x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
-    if is_cascade(method):
+    if spec.cascade:
         outputs = predict_phases(cascade_from_bundle(bundle), x, batch_size=batch_size, device=device,
                                  channels_last=channels_last)
         phases = [{k: getattr(o, k).numpy() for k in ("image", "alpha", "beta", "sigma")} for o in outputs]
         return Prediction(phases[-1]["image"], phases[-1]["sigma"], phases)
-    from upgan.training.baselines import build_baseline_generator
-
-    generator = build_baseline_generator(method, bundle.config["network"])
+    generator = build_generator(spec.name, bundle.config["network"])
     generator.load_state_dict(bundle.state_dict("generator"))
     chunks = run_batched(generator, x, batch_size=batch_size, device=device, channels_last=channels_last)
     return Prediction(torch.cat([c[0] for c in chunks]).numpy(), None, None)

@@ -1,4 +1,4 @@
-"""Every result table has exactly the contract's columns, in order."""
+"""Every result table has exactly the contract's columns, in order (upgan.evaluation.contract)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pytest
 
 from upgan.evaluation import (
     CONTRACT_COLUMNS,
-    calibration_table,
     check_contract,
     label_cell,
     paired_tests,
-    sparsification,
+    require_columns,
     subject_metrics,
     summarise,
     uncertainty_rows,
@@ -60,7 +59,7 @@ def test_tables_match_contract(tables, name: str) -> None:
     assert len(df) > 0
 
 
-def test_label_cell_keeps_extra_only_on_request(tables) -> None:
+def test_label_cell_keeps_extra_only_on_request() -> None:
     per = subject_metrics(np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)), np.array(["x"]),
                           "pet_to_ct")
     assert "mae_head" in label_cell(per, "pet_to_ct", "upgan", 5, keep_extra=True).columns
@@ -79,24 +78,8 @@ def test_check_contract_rejects_missing_extra_and_reordered(tables) -> None:
         check_contract("table9", df)
 
 
-def test_uncertainty_rows_values_and_calibration() -> None:
-    rng = np.random.default_rng(1)
-    target = rng.random((4, 1, 16, 16))
-    sigma = rng.uniform(0.01, 0.2, target.shape)
-    error = rng.normal(0, 1, target.shape) * sigma  # Gaussian residual of std sigma
-    unc = uncertainty_rows("mri_recon", "upgan", 200, [target + error], [sigma], target, ["final"])
-    assert unc["phase"].tolist() == ["final"]
-    assert unc["mean_abs_error"].iloc[0] == pytest.approx(np.abs(error).mean())
-    assert unc["spearman_sigma_abs_error"].iloc[0] > 0.3
-    table = calibration_table(sigma, np.abs(error), n_bins=8)
-    assert list(table.columns) == ["bin", "sigma_low", "sigma_high", "n_pixels", "mean_sigma",
-                                   "mean_abs_error"]
-    assert len(table) == 8 and table["n_pixels"].sum() == sigma.size
-    assert np.all(np.diff(table["mean_sigma"]) > 0)
-    # Gaussian: E|e| = sqrt(2/pi) sigma
-    ratio = table["mean_abs_error"] / table["mean_sigma"]
-    assert ratio.mean() == pytest.approx(np.sqrt(2 / np.pi), abs=0.08)
-    curve = sparsification(sigma, np.abs(error))
-    assert (curve["mae_oracle"] <= curve["mae_by_sigma"] + 1e-12).all()
-    with pytest.raises(ValueError, match="one of each per phase"):
-        uncertainty_rows("mri_recon", "upgan", 200, [target], [sigma, sigma], target, ["0"])
+def test_require_columns_names_what_is_missing() -> None:
+    df = pd.DataFrame({"a": [1], "b": [2]})
+    require_columns(df, ["b"], "ok")  # extra columns and any order are fine
+    with pytest.raises(ValueError, match=r"claims: missing column\(s\) \['c'\]"):
+        require_columns(df, ["a", "c"], "claims")

@@ -1,7 +1,8 @@
-"""Per-subject metrics against scikit-image and hand computation."""
+"""Per-subject metrics (upgan.evaluation.scores) against scikit-image and hand computation."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from scipy import ndimage
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from upgan.evaluation import PSNR_CAP_DB, psnr_from_mse, subject_metrics
+from upgan.tasks import TASKS, get_task
 
 
 def _phantom(n: int, size: int = 48, seed: int = 0) -> np.ndarray:
@@ -215,7 +217,7 @@ def test_subject_metrics_score_the_clipped_prediction(task: str) -> None:
     pred, target, ids = _out_of_range_case()
     df = subject_metrics(pred, target, ids, task).set_index("subject_id")
     clipped = np.clip(pred, 0.0, 1.0)
-    scale = 4095.0 if task == "pet_to_ct" else 1.0
+    scale = 4095.0 if get_task(task).scores_in_hu else 1.0
     for subject, outside in (("a", 6 / 1152), ("b", 0.0)):
         idx = np.flatnonzero(ids == subject)
         assert df.loc[subject, "out_of_range_fraction"] == pytest.approx(outside)
@@ -246,3 +248,36 @@ def test_subject_metrics_valid_range_none_scores_raw_values() -> None:
     expected = ((pred[idx] < 0.1) | (pred[idx] > 0.9)).mean()
     assert narrow.loc["a", "out_of_range_fraction"] == pytest.approx(expected) and expected > 6 / 1152
     assert narrow.loc["a", "mae"] == pytest.approx(np.abs(inside[idx] - target[idx]).mean())
+
+
+# ---- what decides HU scoring: the task spec ---------------------------------------------------------
+def test_hu_scoring_follows_scores_in_hu_of_every_task() -> None:
+    """``mae_head`` and bone Dice exactly for the tasks whose spec scores in HU (PET->CT)."""
+    x = _phantom(2, size=16)
+    pred = np.clip(x + 0.01, 0, 1)
+    in_hu = {name for name, spec in TASKS.items() if spec.scores_in_hu}
+    assert "pet_to_ct" in in_hu and "mri_recon" not in in_hu
+    for name in TASKS:
+        df = subject_metrics(pred, x, np.array(["a", "a"]), name)
+        assert ("mae_head" in df.columns) == (name in in_hu)
+        assert df["bone_dice"].notna().all() == (name in in_hu)
+
+
+def test_hu_scoring_is_read_from_the_spec_not_the_modality(monkeypatch) -> None:
+    """A CT-target task not scored in HU is scored on the normalised scale, and a T1 task flagged
+    as scored in HU gets HU MAE: the flag decides, not the target modality."""
+    ct = get_task("pet_to_ct")
+    mri = get_task("mri_recon")
+    monkeypatch.setitem(TASKS, "ct_normalised", dataclasses.replace(ct, name="ct_normalised",
+                                                                    scores_in_hu=False))
+    monkeypatch.setitem(TASKS, "t1_in_hu", dataclasses.replace(mri, name="t1_in_hu", scores_in_hu=True))
+    rng = np.random.default_rng(9)
+    target = 0.98 * rng.random((2, 1, 16, 16))
+    pred = target + 0.01
+    ids = np.array(["p", "p"])
+    plain = subject_metrics(pred, target, ids, "ct_normalised")
+    assert "mae_head" not in plain.columns and plain["bone_dice"].isna().all()
+    assert plain["mae"].iloc[0] == pytest.approx(0.01, rel=1e-6)
+    hu = subject_metrics(pred, target, ids, "t1_in_hu")
+    assert "mae_head" in hu.columns and hu["bone_dice"].notna().all()
+    assert hu["mae"].iloc[0] == pytest.approx(0.01 * 4095.0, rel=1e-6)

@@ -1,0 +1,121 @@
+"""Summaries of the per-subject metrics (mean and sample std per cell) and paired tests of two
+methods on the same test subjects (conventions in :mod:`upgan.evaluation`)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from upgan.evaluation.contract import CONTRACT_COLUMNS, INPUT, METRICS, require_columns
+from upgan.methods.registry import proposed
+
+logger = logging.getLogger(__name__)
+
+TESTS: tuple[str, ...] = ("wilcoxon", "paired_t")
+"""Paired tests run on every pair of methods, in table order."""
+
+
+def summarise(metrics_per_subject: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std (ddof=1) of each metric per cell, with the number of subjects.
+
+    Returns exactly the ``summary`` contract columns, sorted by task, n_train_patients, method.
+    A cell of one subject has ``nan`` std; ``bone_dice_*`` are ``nan`` for tasks not scored in HU.
+    """
+    require_columns(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "summarise")
+    keys = ["task", "method", "n_train_patients"]
+    rows = []
+    for (task, method, n), group in metrics_per_subject.groupby(keys, sort=False):
+        row: dict[str, object] = {"task": task, "method": method, "n_train_patients": int(n),
+                                  "n_subjects": int(group["subject_id"].nunique())}
+        for m in (*METRICS, "bone_dice"):
+            values = group[m].astype(float).dropna()
+            row[f"{m}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=CONTRACT_COLUMNS["summary"])
+    out = out.sort_values(["task", "n_train_patients", "method"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def paired_test(a: np.ndarray, b: np.ndarray, test: str) -> tuple[float, float]:
+    """``(statistic, p_value)`` of a two-sided paired test of ``a`` against ``b``.
+
+    ``test`` is ``wilcoxon`` or ``paired_t``. All-zero differences give ``(0.0, 1.0)``. Otherwise
+    scipy's answer is returned as is (its precision warnings silenced): e.g. a constant non-zero
+    difference gives the t-test ``(±inf, 0.0)``, a single pair gives it ``(nan, nan)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired samples must be 1-D of one length, got {a.shape} and {b.shape}")
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; known: {', '.join(TESTS)}")
+    d = a - b
+    if d.size == 0 or np.all(d == 0):
+        return 0.0, 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if test == "wilcoxon":
+            res = stats.wilcoxon(a, b, alternative="two-sided")
+        else:
+            res = stats.ttest_rel(a, b, alternative="two-sided")
+    return float(res.statistic), float(res.pvalue)
+
+
+def _test_pair(task: str, n: int, a: str, b: str, per_method: dict[str, pd.DataFrame]) -> list[dict]:
+    ref, other = per_method[a], per_method[b]
+    if set(ref.index) != set(other.index):
+        only_a = sorted(set(ref.index) - set(other.index))
+        only_b = sorted(set(other.index) - set(ref.index))
+        raise ValueError(
+            f"{task} n={n}: {a} and {b} were evaluated on different subjects "
+            f"(only {a}: {only_a}; only {b}: {only_b})"
+        )
+    other = other.loc[ref.index]
+    rows = []
+    for metric in METRICS:
+        for test in TESTS:
+            stat, p = paired_test(ref[metric].to_numpy(), other[metric].to_numpy(), test)
+            rows.append({"task": task, "n_train_patients": int(n), "method_a": a, "method_b": b,
+                         "metric": metric, "test": test, "statistic": stat, "p_value": p})
+    return rows
+
+
+def paired_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
+    """Paired tests of ``reference`` (method_a; default: the registry's proposed method) against
+    every other method (method_b), and of every other trained method (method_a) against the
+    do-nothing :data:`~upgan.evaluation.INPUT` (method_b).
+
+    For each (task, n_train_patients), methods are paired by ``subject_id`` and tested on ssim,
+    psnr and mae with ``wilcoxon`` and ``paired_t``; the statistic is that of ``a - b``. Cells
+    without the reference get only the tests against ``input`` (logged).
+
+    Raises:
+        ValueError: when two methods of a cell were evaluated on different subjects, or a
+            method has duplicated subject rows.
+    """
+    require_columns(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "paired_tests")
+    reference = proposed() if reference is None else reference
+    rows = []
+    for (task, n), cell in metrics_per_subject.groupby(["task", "n_train_patients"], sort=True):
+        methods = list(dict.fromkeys(cell["method"].tolist()))
+        per_method = {}
+        for method in methods:
+            sub = cell[cell["method"] == method]
+            if sub["subject_id"].duplicated().any():
+                raise ValueError(f"{task} n={n} {method}: duplicated subject rows")
+            per_method[method] = sub.set_index(sub["subject_id"].astype(str))
+        if reference in methods:
+            for method in sorted(m for m in methods if m != reference):
+                rows += _test_pair(task, n, reference, method, per_method)
+        else:
+            logger.warning("paired_tests: %s n=%s has no %r rows", task, n, reference)
+        if INPUT in methods:
+            for method in sorted(m for m in methods if m not in (reference, INPUT)):
+                rows += _test_pair(task, n, method, INPUT, per_method)
+    return pd.DataFrame(rows, columns=CONTRACT_COLUMNS["significance"])

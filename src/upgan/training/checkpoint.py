@@ -1,0 +1,124 @@
+"""Checkpoints of a stage: what keys them (a fingerprint), atomic saving, loading and resume.
+
+A checkpoint holds networks, optimisers, schedulers, the torch RNG state, the counters, the
+history and the best weights so far; it loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from upgan.training.data import SlicePairs
+from upgan.training.history import BestWeights
+from upgan.training.stage import StageConfig, StageRun
+
+if TYPE_CHECKING:
+    from upgan.training.engine import TrainingMethod
+
+logger = logging.getLogger(__name__)
+
+#: Version of the checkpoint layout (part of every fingerprint).
+CHECKPOINT_FORMAT = 2
+
+
+def cpu_state(module: nn.Module) -> dict[str, Tensor]:
+    """State dict as independent contiguous CPU tensors (safetensors-ready)."""
+    return {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
+
+
+def module_states(modules: list[nn.Module]) -> list[dict[str, Tensor]]:
+    """:func:`cpu_state` of each module."""
+    return [cpu_state(m) for m in modules]
+
+
+def load_states(modules: list[nn.Module], states: list[dict[str, Tensor]]) -> None:
+    """Load one state dict into each module (as many states as modules)."""
+    for module, sd in zip(modules, states, strict=True):
+        module.load_state_dict(sd)
+
+
+def stage_fingerprint(
+    method: TrainingMethod, train: SlicePairs, val: SlicePairs | None, config: StageConfig
+) -> str:
+    """sha256 of what determines a stage's result: method description, config, data digests."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "method": method.describe(),
+        "config": config.fingerprint_fields(),
+        "train": train.digest(),
+        "val": val.digest() if val is not None else None,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def save_atomic(obj: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a sibling temporary file, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(run: StageRun, path: Path, fingerprint: str, device: torch.device) -> None:
+    """Write the whole state of ``run`` (and the RNG of ``device``) atomically to ``path``."""
+    state: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "fingerprint": fingerprint,
+        "stage": run.config.name,
+        "step": run.step,
+        "iteration": run.iteration,
+        "history": run.history.records,
+        "generator_states": module_states(run.generators),
+        "discriminator_states": module_states(run.discriminators),
+        "optimizers": [o.state_dict() for o in run.optimizers],
+        "schedulers": [s.state_dict() for s in run.schedulers],
+        "torch_rng": torch.get_rng_state(),
+        "best_step": run.best.step,
+        "best_mae": run.best.mae,
+        "best_generator_states": run.best.generators,
+        "best_discriminator_states": run.best.discriminators,
+    }
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    save_atomic(state, path)
+
+
+def load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any]:
+    """The checkpoint at ``path``; ValueError naming the file when its fingerprint differs."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"checkpoint {path} belongs to a different stage, method, config or data "
+            "(fingerprint mismatch); delete it or set training.checkpoint_dir elsewhere"
+        )
+    return state
+
+
+def resume(run: StageRun, path: Path, fingerprint: str, device: torch.device) -> None:
+    """Restore ``run`` from the checkpoint at ``path`` (see :func:`load_checkpoint`): networks,
+    optimisers, schedulers, RNG, counters, history and best weights."""
+    state = load_checkpoint(path, fingerprint)
+    load_states(run.generators, state["generator_states"])
+    load_states(run.discriminators, state["discriminator_states"])
+    for opt, sd in zip(run.optimizers, state["optimizers"], strict=True):
+        opt.load_state_dict(sd)
+    for sched, sd in zip(run.schedulers, state["schedulers"], strict=True):
+        sched.load_state_dict(sd)
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    run.iteration, run.step = int(state["iteration"]), int(state["step"])
+    run.best = BestWeights(state["best_step"], float(state["best_mae"]),
+                           state["best_generator_states"], state["best_discriminator_states"])
+    run.history.records = list(state["history"])
+    run.history.resumed_from_step = run.step
+    logger.info("stage %s: resuming from %s at step %d", run.config.name, path, run.step)

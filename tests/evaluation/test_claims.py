@@ -1,0 +1,237 @@
+"""Claims report (upgan.evaluation.claims) on constructed result tables. Which methods each claim
+compares is expected from the method registry."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from upgan.evaluation import (
+    CLAIMS,
+    CLAIMS_COLUMNS,
+    Families,
+    claim_statements,
+    claim_verdicts,
+    claims_markdown,
+    claims_report,
+    paired_tests,
+    summarise,
+)
+from upgan.methods.registry import get, names, proposed
+
+METRICS = ("ssim", "psnr", "mae")
+TASKS = ("pet_to_ct", "mri_recon")  # the default tasks of make_per_subject
+
+
+def _verdict(report: pd.DataFrame, claim: str) -> str:
+    return claim_verdicts(report).set_index("claim").loc[claim, "verdict"]
+
+
+def _clear_winner() -> dict[str, float]:
+    """Quality of every baseline (0, 0.2, 0.4, ...), the proposed method (1.0) and every
+    ablation (-0.5): the proposed method is clearly best."""
+    return {**{b: 0.2 * k for k, b in enumerate(names(role="baseline"))}, proposed(): 1.0,
+            **{a: -0.5 for a in names(role="ablation")}}
+
+
+def test_c1_c2_c3_c4_hold_when_upgan_is_clearly_best(make_results, make_uncertainty) -> None:
+    summary, sig, report = make_results(_clear_winner(), make_uncertainty())
+    assert list(report.columns) == CLAIMS_COLUMNS
+    c1 = report[report.claim == "C1"]
+    assert len(c1) == len(TASKS) * len(names(role="baseline")) * len(METRICS)
+    assert (c1.verdict == "held").all()
+    assert _verdict(report, "C1") == "held"
+    assert _verdict(report, "C2") == "held"
+    assert _verdict(report, "C3") == "held"
+    assert _verdict(report, "C4") == "held"
+    assert _verdict(report, "C5") == "not testable"  # one patient count only
+
+
+def test_c1_not_held_when_medgan_wins_one_task(make_per_subject) -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.2, "medgan": 0.4, "upgan": 1.0, "upgan_no_guidance": -0.5}
+    per = make_per_subject(quality)
+    recon = (per.task == "mri_recon") & (per.method == "medgan")
+    per.loc[recon, "psnr"] += 5.0  # MedGAN now has the better PSNR on MRI recon
+    summary, sig = summarise(per), paired_tests(per)
+    report = claims_report(summary, sig, None)
+    assert _verdict(report, "C1") == "not held"
+    failed = report[(report.claim == "C1") & (report.verdict == "not held")]
+    assert failed[["task", "method_b", "metric"]].values.tolist() == [["mri_recon", "medgan", "psnr"]]
+    assert _verdict(report, "C3") == "not testable" and _verdict(report, "C4") == "not testable"
+
+
+def test_c1_not_held_when_better_mean_is_not_significant(make_results) -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.0, "medgan": 0.99, "upgan": 1.0}
+    _, _, report = make_results(quality, n_subjects=6, seed=3)
+    medgan = report[(report.claim == "C1") & (report.method_b == "medgan")]
+    assert (medgan.verdict == "not held").all()
+    assert (medgan.p_value >= 0.05).all()
+    assert _verdict(report, "C2") == "not testable"  # no ablation rows
+
+
+def test_c3_c4_not_held(make_results, make_uncertainty) -> None:
+    quality = {"medgan": 0.0, "upgan": 1.0}
+    _, _, report = make_results(quality, make_uncertainty(mae=(0.05, 0.06, 0.03), rho=-0.1))
+    assert _verdict(report, "C3") == "not held"
+    c3 = report[report.claim == "C3"].set_index("metric")
+    assert c3.loc["mean_abs_error", "verdict"] == "not held"
+    assert c3.loc["mean_sigma", "verdict"] == "held"
+    assert _verdict(report, "C4") == "not held"
+
+
+def test_c5_with_several_patient_counts(make_results) -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.1, "medgan": 0.2, "upgan": 1.0}
+    # UP-GAN's lead shrinks with more patients: held
+    _, _, widening = make_results(quality, ns=(5, 15, 29), lead_by_n=lambda n: 3.0 - n / 15)
+    assert _verdict(widening, "C5") == "held"
+    # lead grows with patients: not held
+    _, _, shrinking = make_results(quality, ns=(5, 15, 29), lead_by_n=lambda n: 0.5 + n / 15)
+    assert _verdict(shrinking, "C5") == "not held"
+    c5 = widening[widening.claim == "C5"]
+    assert list(dict.fromkeys(c5.method_b)) == names(role="baseline")
+    assert (c5.method_a == proposed()).all()
+
+
+# ---- the families come from the registry ------------------------------------------------------------
+def test_c1_family_is_the_registry_baselines(make_results) -> None:
+    """One row per task, registered baseline and metric, in the registry's order, whichever
+    baselines have results; a baseline without results is not testable."""
+    baselines = names(role="baseline")
+    present = baselines[0]
+    _, _, report = make_results({present: 0.0, proposed(): 1.0})
+    c1 = report[report.claim == "C1"]
+    for task in TASKS:
+        rows = c1[c1.task == task]
+        assert list(dict.fromkeys(rows.method_b)) == baselines
+        assert rows.metric.tolist() == list(METRICS) * len(baselines)
+    assert (c1.method_a == proposed()).all()
+    assert (c1[c1.method_b == present].verdict == "held").all()
+    absent = c1[c1.method_b != present]
+    assert len(absent) == len(TASKS) * (len(baselines) - 1) * len(METRICS)
+    assert (absent.verdict == "not testable").all()
+    assert all(d == f"no {m} results" for m, d in zip(absent.method_b, absent.detail, strict=True))
+    assert _verdict(report, "C1") == "held"  # nothing failed, one baseline tested
+
+
+def test_c2_family_is_the_registry_ablations(make_results) -> None:
+    _, _, report = make_results(_clear_winner())
+    c2 = report[report.claim == "C2"]
+    assert set(c2.method_b) == set(names(role="ablation"))
+    assert len(c2) == len(TASKS) * len(names(role="ablation")) * len(METRICS)
+
+
+def test_c6_rows_for_a_control_in_the_results(make_results) -> None:
+    controls = names(role="control")
+    assert controls, "claim C6 needs a method with the role 'control'"
+    beaten = {**_clear_winner(), **{c: -1.0 for c in controls}}
+    _, sig, report = make_results(beaten)
+    c6 = report[report.claim == "C6"]
+    assert len(c6) == len(TASKS) * len(controls) * len(METRICS)
+    assert set(c6.method_b) == set(controls) and (c6.method_a == proposed()).all()
+    assert (c6.verdict == "held").all() and _verdict(report, "C6") == "held"
+    for row in c6.itertuples():  # the p-value is the paired test's
+        hit = sig[(sig.task == row.task) & (sig.method_a == proposed()) & (sig.method_b == row.method_b)
+                  & (sig.metric == row.metric) & (sig.test == "wilcoxon")]
+        assert row.p_value == pytest.approx(float(hit.p_value.iloc[0]))
+    # a control better than the proposed method: not held
+    winning = {**_clear_winner(), **{c: 2.0 for c in controls}}
+    _, _, report = make_results(winning)
+    assert (report[report.claim == "C6"].verdict == "not held").all()
+    assert _verdict(report, "C6") == "not held"
+
+
+def test_c6_not_testable_without_control_results(make_results) -> None:
+    controls = names(role="control")
+    assert controls, "claim C6 needs a method with the role 'control'"
+    _, _, report = make_results(_clear_winner())
+    c6 = report[report.claim == "C6"]
+    assert len(c6) == len(TASKS) * len(controls) * len(METRICS)
+    assert (c6.verdict == "not testable").all()
+    assert set(c6.detail) == {f"no {c} results" for c in controls}
+    verdicts = claim_verdicts(report).set_index("claim")
+    assert verdicts.loc["C6", "verdict"] == "not testable"
+    assert verdicts.loc["C6", "n_not_testable"] == len(c6)
+    assert verdicts.loc["C1", "verdict"] == "held"  # the others are unaffected
+
+
+def test_families_can_be_given(make_results) -> None:
+    """Explicit families replace the registry's: here pix2pix plays the control."""
+    summary, sig, _ = make_results(_clear_winner())
+    families = Families(proposed(), (), (), ("pix2pix",))
+    report = claims_report(summary, sig, None, families=families)
+    assert set(report.claim) == {"C3", "C4", "C5", "C6"}  # no baseline or ablation checks
+    assert (report[report.claim != "C6"].verdict == "not testable").all()  # one count, no σ rows
+    assert set(report[report.claim == "C6"].method_b) == {"pix2pix"}
+    ref = get(proposed()).label
+    statements = claim_statements(families)
+    assert statements["C6"].startswith(f"{ref} beats the non-adversarial control ({get('pix2pix').label})")
+    assert statements["C1"] == f"{ref} beats none registered on SSIM, PSNR and MAE in each task"
+
+
+def test_statements_name_the_registered_methods() -> None:
+    statements = claim_statements()
+    assert list(statements) == list(CLAIMS)
+    ref = get(proposed()).label
+    c1, c6 = statements["C1"], statements["C6"]
+    assert c1.startswith(f"{ref} beats ")
+    assert all(get(b).label in c1 for b in names(role="baseline"))
+    assert not any(get(c).label in c1 for c in names(role="control"))
+    assert all(get(c).label in c6 for c in names(role="control"))
+    assert "non-adversarial" in c6 and c6.endswith("on SSIM, PSNR and MAE in each task")
+    if len(names(role="baseline")) == 3:  # the paper's wording
+        labels = [get(b).label for b in names(role="baseline")]
+        assert f"{labels[0]}, {labels[1]} and {labels[2]}" in c1
+
+
+def test_claims_markdown_lists_c6_after_c2(make_results) -> None:
+    _, _, report = make_results(_clear_winner())
+    md = claims_markdown(report)
+    heads = [line.split("**")[1] for line in md.splitlines() if line.startswith("- **")]
+    assert heads == ["C0", "C1", "C2", "C6", "C4", "C3", "C5"]
+    assert claims_markdown(report, claims=("C6",)).startswith("- **C6** (")
+
+
+# ---- C0: every method against its input ------------------------------------------------------------
+def _with_input(make_per_subject, quality, input_tasks=("mri_recon",), **kwargs) -> pd.DataFrame:
+    """Per-subject metrics with the ``input`` reference kept for ``input_tasks`` only."""
+    per = make_per_subject(quality, **kwargs)
+    return per[(per.method != "input") | per.task.isin(input_tasks)].reset_index(drop=True)
+
+
+def test_c0_every_trained_method_beats_input(make_per_subject) -> None:
+    quality = {"pix2pix": 0.0, "pan": 0.2, "medgan": 0.4, "upgan": 1.0, "upgan_no_guidance": 0.5,
+               "input": -2.0}
+    per = _with_input(make_per_subject, quality)
+    summary, sig = summarise(per), paired_tests(per)
+    report = claims_report(summary, sig, None)
+    c0 = report[report.claim == "C0"]
+    trained = ["pix2pix", "pan", "medgan", "upgan", "upgan_no_guidance"]
+    assert set(c0.task) == {"mri_recon"}  # pet_to_ct has no input rows: no C0 checks there
+    assert sorted(zip(c0.method_a, c0.metric, strict=True)) == sorted(
+        (m, metric) for m in trained for metric in METRICS)
+    assert set(c0.method_b) == {"input"} and (c0.n_train_patients == 29).all()
+    assert (c0.verdict == "held").all() and _verdict(report, "C0") == "held"
+    assert (c0.p_value < 0.05).all()
+    # the Wilcoxon p-value of each check is the one paired_tests computed
+    for row in c0.itertuples():
+        hit = sig[(sig.task == row.task) & (sig.method_a == row.method_a) & (sig.method_b == "input")
+                  & (sig.metric == row.metric) & (sig.test == "wilcoxon")]
+        assert row.p_value == pytest.approx(float(hit.p_value.iloc[0]))
+
+
+def test_c0_not_held_when_a_method_is_worse_than_its_input(make_per_subject) -> None:
+    quality = {"pix2pix": -3.0, "medgan": 0.4, "upgan": 1.0, "input": -1.0}
+    per = _with_input(make_per_subject, quality, input_tasks=("mri_recon", "pet_to_ct"))
+    report = claims_report(summarise(per), paired_tests(per), None)
+    c0 = report[report.claim == "C0"]
+    assert set(c0.task) == {"mri_recon", "pet_to_ct"}
+    assert _verdict(report, "C0") == "not held"
+    failed = c0[c0.verdict != "held"]
+    assert set(failed.method_a) == {"pix2pix"} and len(failed) == 2 * 3
+    assert (c0[c0.method_a != "pix2pix"].verdict == "held").all()
+
+
+def test_no_input_rows_no_c0(make_results) -> None:
+    quality = {"medgan": 0.4, "upgan": 1.0}
+    _, _, report = make_results(quality)
+    assert (report.claim == "C0").sum() == 0
