@@ -3,6 +3,7 @@
 import nibabel as nib
 import numpy as np
 import pytest
+import torch
 
 from upgan.console import main
 from upgan.predict import TaskMismatchError, predict_files
@@ -13,9 +14,17 @@ def models(default_run):
     return default_run / "06_models"
 
 
+def _cell(models, task: str, method: str):
+    """The model folder of cell ``<task>.<method>.n04``: the first training seed's where the
+    cell has one folder per seed (``n04/s<seed>``)."""
+    folder = models / task / method / "n04"
+    seeds = sorted(folder.glob("s*/model.safetensors"))
+    return seeds[0].parent if seeds and not (folder / "model.safetensors").exists() else folder
+
+
 def test_pet_volume_to_ct_in_hu(default_run, models, tmp_path):
     pet = default_run / "01_raw" / "synthetic" / "pet_ct" / "sub-001" / "pet.nii.gz"
-    written = predict_files(models / "pet_to_ct" / "upgan" / "n04", pet, tmp_path, phases=True, progress=False)
+    written = predict_files(_cell(models, "pet_to_ct", "upgan"), pet, tmp_path, phases=True, progress=False)
     names = sorted(p.name for p in written)
     assert names == ["pet_ct.nii.gz", "pet_sigma.nii.gz", "pet_sigma_phase0.nii.gz", "pet_sigma_phase1.nii.gz"]
     source = nib.load(pet)
@@ -29,7 +38,7 @@ def test_pet_volume_to_ct_in_hu(default_run, models, tmp_path):
 
 def test_ixi_orientation_is_kept(default_run, models, tmp_path):
     t1 = next((default_run / "01_raw" / "synthetic" / "ixi_t1").glob("*-T1.nii.gz"))
-    predict_files(models / "mri_motion" / "upgan" / "n04" / "model.safetensors", t1.parent, tmp_path, progress=False)
+    predict_files(_cell(models, "mri_motion", "upgan") / "model.safetensors", t1.parent, tmp_path, progress=False)
     out = nib.load(tmp_path / t1.name.replace(".nii.gz", "_t1.nii.gz"))
     source = nib.load(t1)
     assert nib.aff2axcodes(out.affine) == nib.aff2axcodes(source.affine) == ("P", "I", "R")
@@ -38,7 +47,7 @@ def test_ixi_orientation_is_kept(default_run, models, tmp_path):
 
 def test_baseline_has_no_sigma(default_run, models, tmp_path):
     pet = default_run / "01_raw" / "synthetic" / "pet_ct" / "sub-001" / "pet.nii.gz"
-    written = predict_files(models / "pet_to_ct" / "pix2pix" / "n04", pet, tmp_path, progress=False)
+    written = predict_files(_cell(models, "pet_to_ct", "pix2pix"), pet, tmp_path, progress=False)
     assert [p.name for p in written] == ["pet_ct.nii.gz"]
 
 
@@ -48,7 +57,7 @@ def _save(path, data, affine=None):
 
 
 def test_errors(default_run, models, tmp_path):
-    model = models / "pet_to_ct" / "upgan" / "n04"
+    model = _cell(models, "pet_to_ct", "upgan")
     with pytest.raises(FileNotFoundError, match="not found"):
         predict_files(model, tmp_path / "missing.nii.gz", tmp_path / "out", progress=False)
     (tmp_path / "notes.txt").write_text("x")
@@ -72,7 +81,7 @@ def test_errors(default_run, models, tmp_path):
 
 
 def test_cli_reports_errors_with_exit_code_2(models, tmp_path, caplog):
-    code = main(["predict", str(models / "pet_to_ct" / "upgan" / "n04"), str(tmp_path / "nope.nii.gz"), str(tmp_path)])
+    code = main(["predict", str(_cell(models, "pet_to_ct", "upgan")), str(tmp_path / "nope.nii.gz"), str(tmp_path)])
     assert code == 2
     assert "nope.nii.gz not found" in caplog.text
 
@@ -80,7 +89,7 @@ def test_cli_reports_errors_with_exit_code_2(models, tmp_path, caplog):
 def test_model_from_an_mlflow_run_id(default_run, tmp_path, monkeypatch):
     import mlflow
 
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell = 'pet_to_ct.upgan.n04'")
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell LIKE 'pet_to_ct.upgan.n04%'")
     run_id = runs.sort_values("start_time").iloc[-1].run_id
     pet = default_run / "01_raw" / "synthetic" / "pet_ct" / "sub-002" / "pet.nii.gz"
     assert main(["predict", run_id, str(pet), str(tmp_path)]) == 0
@@ -88,16 +97,19 @@ def test_model_from_an_mlflow_run_id(default_run, tmp_path, monkeypatch):
 
 
 # ---- clipping to the valid range (default) and --no-clip -----------------------------------------
-def _widened(bundle_path, out_path, gain: float = 40.0):
-    """A copy of a cascade bundle whose last phase's image head is scaled by ``gain``, so its
-    raw prediction leaves the valid range [0, 1] on both sides."""
+def _widened(bundle_path, out_path):
+    """A copy of a cascade bundle whose last phase's image head outputs a constant, so that its
+    raw prediction leaves the valid range [0, 1] but stays near it, as a trained model's may:
+    1.2 everywhere, or the input + 0.3 for generators that add their input (residual learning)."""
     from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
 
     bundle = load_bundle(bundle_path)
-    last = int(bundle.config["cascade"]["n_phases"]) - 1
+    cascade = bundle.config["cascade"]
+    level = 0.3 if cascade["unet"].get("residual_from") is not None else 1.2
+    last = int(cascade["n_phases"]) - 1
     tensors = dict(bundle.tensors)
-    tensors[f"generator_{last}.image_head.weight"] = tensors[f"generator_{last}.image_head.weight"] * gain
-    tensors[f"generator_{last}.image_head.bias"] = tensors[f"generator_{last}.image_head.bias"] * gain + 0.5
+    tensors[f"generator_{last}.image_head.weight"] = torch.zeros_like(tensors[f"generator_{last}.image_head.weight"])
+    tensors[f"generator_{last}.image_head.bias"] = torch.full_like(tensors[f"generator_{last}.image_head.bias"], level)
     return save_bundle(ModelBundle(tensors, bundle.config), out_path)
 
 
@@ -105,7 +117,7 @@ def test_cli_clips_to_the_hu_window_unless_no_clip(models, tmp_path):
     """On a 32 x 32 x Z volume (the test env's slice size: no resampling) the default output is
     exactly the --no-clip output clipped to the CT window, and the --no-clip output has values
     outside it."""
-    model = _widened(models / "pet_to_ct" / "upgan" / "n04" / "model.safetensors", tmp_path / "wide.safetensors")
+    model = _widened(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "wide.safetensors")
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[:32, :32]
     blob = np.exp(-((yy - 16) ** 2 + (xx - 15) ** 2) / 80.0)
@@ -134,7 +146,7 @@ def test_mri_prediction_lies_in_zero_to_the_input_scale(default_run, models, tmp
     from upgan.preparation.normalisation import PercentileScale
 
     t1 = next((default_run / "01_raw" / "synthetic" / "ixi_t1").glob("*-T1.nii.gz"))
-    path = _widened(models / "mri_motion" / "upgan" / "n04" / "model.safetensors", tmp_path / "wide.safetensors")
+    path = _widened(_cell(models, "mri_motion", "upgan") / "model.safetensors", tmp_path / "wide.safetensors")
     bundle = load_bundle(path)
     volume = load_nifti(t1)
     data = nib.orientations.apply_orientation(volume.data, _canonical_transform(volume.affine))
@@ -171,7 +183,7 @@ def test_nan_weights_fail_and_write_nothing(models, tmp_path):
         tensors[key] = tensors[key] * float("nan")
         return tensors, config
 
-    bundle = _edited(models / "pet_to_ct" / "upgan" / "n04" / "model.safetensors", tmp_path / "nan.safetensors", nan)
+    bundle = _edited(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "nan.safetensors", nan)
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="non-finite"):
         predict_files(bundle, _pet(tmp_path), out, progress=False)
@@ -183,7 +195,7 @@ def test_bundle_whose_config_disagrees_with_its_weights_fails(models, tmp_path):
         config["cascade"] = {**config["cascade"], "n_phases": 1}
         return tensors, config
 
-    bundle = _edited(models / "pet_to_ct" / "upgan" / "n04" / "model.safetensors", tmp_path / "m1.safetensors",
+    bundle = _edited(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "m1.safetensors",
                      one_phase)
     with pytest.raises(ValueError, match="M = 1 phases but it holds"):
         predict_files(bundle, _pet(tmp_path), tmp_path / "out", progress=False)
@@ -193,4 +205,22 @@ def test_output_folder_that_is_a_file_fails_clearly(models, tmp_path):
     target = tmp_path / "taken"
     target.write_text("not a folder")
     with pytest.raises(ValueError, match="is a file"):
-        predict_files(models / "pet_to_ct" / "pix2pix" / "n04", _pet(tmp_path), target, progress=False)
+        predict_files(_cell(models, "pet_to_ct", "pix2pix"), _pet(tmp_path), target, progress=False)
+
+
+def test_a_bundle_with_a_layer_scaled_by_1e4_fails_naming_it(models, tmp_path, caplog):
+    """Raw outputs far outside the valid range (here thousands of window widths) fail with one
+    message naming the bundle, with or without --no-clip; nothing is written."""
+
+    def scaled(tensors, config):
+        for key in [k for k in tensors if k.startswith("generator_1.image_head.")]:
+            tensors[key] = tensors[key] * 1e4
+        return tensors, config
+
+    bundle = _edited(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "x1e4.safetensors",
+                     scaled)
+    for flags in ([], ["--no-clip"]):
+        assert main(["predict", str(bundle), str(_pet(tmp_path)), str(tmp_path / "out"), *flags]) == 2
+        assert "outputs are out of range" in caplog.text and str(bundle) in caplog.text
+        caplog.clear()
+    assert not (tmp_path / "out").exists()

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("predict", help="translate NIfTI volumes and write their σ maps",
                        description="Translate NIfTI volumes with a trained cell and write the result "
                                    "and its uncertainty σ as NIfTI with the input's affine and header.")
-    p.add_argument("model", help="a cell's model folder (data/06_models/<task>/<method>/n<NN>), its "
+    p.add_argument("model", help="a cell's model folder (data/06_models/<task>/<method>/n<NN>/s<seed>), its "
                                  "model.safetensors, the MLflow run id of the cell, runs:/<run id>/model "
                                  "or models:/<name>/<version>")
     p.add_argument("input", help="a .nii/.nii.gz volume or a folder of them")

@@ -163,7 +163,8 @@ class NodeTimingHooks:
 
     The summary (slowest nodes and the total per pipeline stage) is logged at INFO and written
     to ``<data_root>/09_tracking/node_times.csv`` (columns ``node, namespace, seconds``). The
-    stage of a node comes from its tags (:data:`STAGES`).
+    stage of a node comes from its tags (:data:`STAGES`). A cell's summed node times so far go
+    to its MLflow child run as ``cell_seconds`` after each of its nodes.
     """
 
     def __init__(self) -> None:

@@ -29,8 +29,39 @@ _MODALITY_HINTS = {"pet": r"(^|[^a-z])(nac_?)?pet([^a-z]|$)", "ct": r"(^|[^a-z])
                    "t1": r"(^|[^a-z])t1(w)?([^a-z0-9]|$)"}
 
 
+#: How far outside the valid range a raw prediction may go, in widths of that range (each side),
+#: and the share of voxels allowed beyond it: a trained model lands near the valid range, a
+#: damaged bundle (flipped bytes, scaled weights) far outside it.
+OUTPUT_MARGIN = 0.5
+MAX_SHARE_OUTSIDE = 0.01
+
+
 class TaskMismatchError(ValueError):
     """The input does not look like what the model was trained to translate."""
+
+
+class OutputRangeError(ValueError):
+    """The model's raw prediction is far outside the valid range: the bundle may be corrupt."""
+
+
+def check_output_range(image: np.ndarray, valid_range: tuple[float, float]) -> None:
+    """Raise :class:`OutputRangeError` when ``image`` (the raw prediction, normalised scale) has a
+    non-finite value, or more than :data:`MAX_SHARE_OUTSIDE` of its voxels beyond
+    :data:`OUTPUT_MARGIN` range widths outside ``valid_range`` (for [0, 1]: [-0.5, 1.5])."""
+    lo, hi = valid_range
+    margin = OUTPUT_MARGIN * (hi - lo)
+    bounds = (lo - margin, hi + margin)
+    finite = np.isfinite(image)
+    if not finite.all():
+        detail = f"{int(image.size - finite.sum())} of {image.size} values are non-finite (NaN or inf)"
+    else:
+        share = float(np.mean((image < bounds[0]) | (image > bounds[1])))
+        if share <= MAX_SHARE_OUTSIDE:
+            return
+        detail = (f"{100 * share:.1f} % of the voxels lie outside [{bounds[0]:g}, {bounds[1]:g}] on the "
+                  f"normalised scale (valid: [{lo:g}, {hi:g}]; they range from {float(image.min()):.4g} "
+                  f"to {float(image.max()):.4g})")
+    raise OutputRangeError(f"the model's outputs are out of range: {detail}; the bundle may be corrupt")
 
 
 @dataclass
@@ -49,16 +80,24 @@ class VolumePrediction:
 
 
 def resolve_bundle(model: str | Path) -> Path:
-    """A model bundle file from a path: the ``.safetensors`` file or a cell folder holding
-    ``model.safetensors``."""
+    """A model bundle file from a path: the ``.safetensors`` file, a cell folder holding
+    ``model.safetensors`` (``.../n<NN>/s<seed>``), or a cell's patient-count folder
+    (``.../n<NN>``) when it holds a single seed's model."""
     path = Path(model)
+    if path.is_dir() and not (path / "model.safetensors").exists():
+        seeds = sorted(p for p in path.glob("s*/model.safetensors") if p.parent.name[1:].isdigit())
+        if len(seeds) == 1:
+            return seeds[0]
+        if len(seeds) > 1:
+            raise FileNotFoundError(
+                f"{model} holds the models of {len(seeds)} training seeds "
+                f"({', '.join(p.parent.name for p in seeds)}): give one, e.g. {seeds[0].parent}")
     if path.is_dir():
         path = path / "model.safetensors"
     if not path.exists():
         raise FileNotFoundError(
             f"no model bundle at {model}: give a cell folder such as "
-            "data/06_models/pet_to_ct/upgan/n29 or its model.safetensors"
-        )
+            "data/06_models/pet_to_ct/upgan/n29/s2021 or its model.safetensors")
     return path
 
 
@@ -93,9 +132,10 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
                    batch_size: int = 16, channels_last: bool = True, clip: bool = True) -> VolumePrediction:
     """Translate one volume (see the module docstring). Shapes: (X, Y, Z) in, (X, Y, Z) out.
 
-    With ``clip`` (the default, as evaluation scores it) the translated image is clipped to the
-    task's valid range of the normalised scale, [0, 1] (the CT window; the T1 scale);
-    ``clip=False`` keeps the network's raw values. σ is never clipped. Units: the task's target
+    A raw prediction far outside the valid range fails (:func:`check_output_range`), with or
+    without ``clip``. With ``clip`` (the default, as evaluation scores it) the translated image
+    is clipped to the task's valid range of the normalised scale, [0, 1] (the CT window; the T1
+    scale); ``clip=False`` keeps the network's raw values. σ is never clipped. Units: the task's target
     normalisation (:meth:`~upgan.preparation.TargetNormalisation.record_at_prediction`)."""
     task = get_task(bundle.config["task"])
     prep = PreparationConfig.from_params(bundle.config.get("preparation", {}))
@@ -108,6 +148,7 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
     slices = axial_slices(scaler.forward(data, scale), size)[:, None]  # (Z, 1, S, S)
     prediction = predict_bundle(bundle, slices, device=device, batch_size=batch_size,
                                 channels_last=channels_last)
+    check_output_range(prediction.image, task.valid_range)
     if clip:
         prediction.image = np.clip(prediction.image, *task.valid_range)
     record = task.target_normalisation.record_at_prediction(prep, scale)  # MRI: the input's own scale
@@ -169,7 +210,10 @@ def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path,
     results = []
     for path, volume in tqdm(list(zip(files, volumes, strict=True)), desc=f"upgan predict ({task.name})",
                              disable=not progress):
-        result = predict_volume(bundle, volume, device=device, batch_size=batch_size, clip=clip)
+        try:
+            result = predict_volume(bundle, volume, device=device, batch_size=batch_size, clip=clip)
+        except OutputRangeError as err:
+            raise OutputRangeError(f"model {model} on {path}: {err}; nothing was written") from err
         for name, values in (("translated image", result.image), ("σ", result.sigma)):
             if values is not None and not np.isfinite(values).all():
                 raise ValueError(f"model {model} gave non-finite values (NaN or inf) in the {name} of "

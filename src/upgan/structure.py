@@ -84,6 +84,24 @@ def methods() -> list[str]:
     return names
 
 
+def seeds() -> list[int]:
+    """Training seeds (``seeds``): every training cell runs once per seed; the seed drives the
+    networks' initialisation and the batch shuffling (data, split and test subjects stay fixed)."""
+    return check_seeds(parameters().get("seeds", [2021]))
+
+
+def check_seeds(values: Any) -> list[int]:
+    """``values`` as a list if it is a non-empty list of distinct integers >= 0, else ValueError."""
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ValueError(f"seeds must be a non-empty list of integers >= 0, got {values!r}")
+    for seed in values:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seeds must be integers >= 0, got {seed!r} in {list(values)}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"seeds lists a seed twice: {list(values)}")
+    return list(values)
+
+
 def full_supervision(task: str) -> int:
     """Training patients of a task's full-supervision cell (``<task>.split.train``)."""
     return int(parameters()[task]["split"]["train"])

@@ -18,13 +18,14 @@ from upgan.evaluation import (
 )
 
 EXPECTED = {
-    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae",
+    "metrics_per_subject": ["task", "method", "n_train_patients", "seed", "subject_id", "ssim", "psnr", "mae",
                             "bone_dice", "out_of_range_fraction"],
     "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
-                "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std"],
+                "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std",
+                "n_seeds", "ssim_seed_std", "psnr_seed_std", "mae_seed_std"],
     "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
-                     "statistic", "p_value"],
-    "uncertainty": ["task", "method", "n_train_patients", "phase", "mean_abs_error", "mean_sigma",
+                     "statistic", "p_value", "p_holm", "n_seeds"],
+    "uncertainty": ["task", "method", "n_train_patients", "seed", "phase", "mean_abs_error", "mean_sigma",
                     "spearman_sigma_abs_error"],
 }
 
@@ -42,11 +43,11 @@ def tables() -> dict[str, pd.DataFrame]:
     for method, noise in (("upgan", 0.02), ("medgan", 0.05), ("pix2pix", 0.08)):
         pred = np.clip(target + rng.normal(0, noise, target.shape), 0, 1)
         parts.append(label_cell(subject_metrics(pred, target, ids, "pet_to_ct"), "pet_to_ct",
-                                method, 29))
+                                method, 29, seed=2021))
     per_subject = pd.concat(parts, ignore_index=True)
     images = [np.clip(target + rng.normal(0, s, target.shape), 0, 1) for s in (0.05, 0.03)]
     sigmas = [np.abs(im - target) + 0.01 for im in images]
-    unc = uncertainty_rows("pet_to_ct", "upgan", 29, images, sigmas, target, ["0", "final"])
+    unc = uncertainty_rows("pet_to_ct", "upgan", 29, images, sigmas, target, ["0", "final"], seed=2021)
     return {"metrics_per_subject": per_subject, "summary": summarise(per_subject),
             "significance": paired_tests(per_subject), "uncertainty": unc}
 

@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from upgan.evaluation import calibration_table, sparsification
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure, sweep_figure
-from upgan.reporting.tables import method_labels
+from upgan.reporting.formatting import method_labels
 
 
 def _save(fig, name: str, tmp_path: Path) -> Path:
@@ -111,9 +111,12 @@ def test_sweep_figure(tmp_path: Path) -> None:
                              "psnr_mean": 15 + 12 * q, "psnr_std": 1.0,
                              "mae_mean": 150 - 110 * q, "mae_std": 10.0,
                              "bone_dice_mean": 0.4 + 0.5 * q if task == "pet_to_ct" else np.nan,
-                             "bone_dice_std": 0.05 if task == "pet_to_ct" else np.nan})
+                             "bone_dice_std": 0.05 if task == "pet_to_ct" else np.nan,
+                             "n_seeds": 3, "ssim_seed_std": 0.01 * (k + 1), "psnr_seed_std": 0.2 * (k + 1),
+                             "mae_seed_std": 2.0 * (k + 1)})
     summary = pd.DataFrame(rows)
     fig = sweep_figure(summary, "weak supervision")
+    assert "std over 3 training seeds" in fig.get_suptitle()
     assert len(fig.axes) == 6
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["PET→CT: SSIM", "PET→CT: PSNR", "PET→CT: MAE (HU)",
@@ -125,6 +128,10 @@ def test_sweep_figure(tmp_path: Path) -> None:
             cell = summary[(summary.task == task) & (summary.method == method)]
             np.testing.assert_allclose(np.asarray(container.lines[0].get_ydata(), dtype=float),
                                        cell[f"{metric}_mean"].to_numpy())
+            # the error bars span ± the seed spread, not the subjects' std
+            segments = container.lines[2][0].get_segments()
+            np.testing.assert_allclose([seg[1][1] - seg[0][1] for seg in segments],
+                                       2 * cell[f"{metric}_seed_std"].to_numpy())
     _save(fig, "eval_sweep.png", tmp_path)
 
 

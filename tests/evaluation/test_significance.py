@@ -10,10 +10,12 @@ from scipy import stats
 from upgan.evaluation import CONTRACT_COLUMNS, paired_test, paired_tests, summarise
 
 
-def _cell(task: str, method: str, n: int, values: dict[str, np.ndarray], ids=None) -> pd.DataFrame:
+def _cell(task: str, method: str, n: int, values: dict[str, np.ndarray], ids=None, seed: int | None = 2021
+          ) -> pd.DataFrame:
     k = len(next(iter(values.values())))
     ids = ids if ids is not None else [f"s{i:02d}" for i in range(k)]
     return pd.DataFrame({"task": task, "method": method, "n_train_patients": n,
+                         "seed": pd.array([seed] * k, dtype="Int64"),
                          "subject_id": ids, "bone_dice": np.nan, "out_of_range_fraction": 0.0, **values})
 
 

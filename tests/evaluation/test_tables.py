@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from upgan.methods.registry import get, labels, names, proposed
+from upgan.reporting.formatting import method_labels
 from upgan.reporting.setup import training_setup_markdown
 from upgan.reporting.tables import (
-    method_labels,
     paper_table1,
     sweep_tables_markdown,
     table1_markdown,

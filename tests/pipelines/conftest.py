@@ -17,3 +17,4 @@ def checkpoint_times() -> Callable[[Path], dict[Path, int]]:
         return {p: p.stat().st_mtime_ns for p in (root / "06_models" / "checkpoints").rglob("*.pt")}
 
     return times
+

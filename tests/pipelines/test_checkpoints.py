@@ -1,8 +1,8 @@
 """Checkpoints are keyed by what determines their stage: a changed setting trains fresh beside
 the old checkpoints instead of stopping at them; the old settings find theirs again."""
 
-CELL = "pet_to_ct.upgan.n04"
-NODES = [f"{CELL}.train_phase_0", f"{CELL}.train_phase_1", f"{CELL}.fine_tune", "pet_to_ct.pix2pix.n04.train"]
+CELL = "pet_to_ct.upgan.n04.s2021"
+NODES = [f"{CELL}.train_phase_0", f"{CELL}.train_phase_1", f"{CELL}.fine_tune", "pet_to_ct.pix2pix.n04.s2021.train"]
 
 
 def test_a_changed_setting_trains_fresh_beside_the_old_checkpoints(checkpoint_times, kedro_project, tmp_path):

@@ -9,8 +9,9 @@ import pytest
 
 from upgan.io.datasets import SliceSetDataset
 from upgan.preparation import HUWindow
+from upgan.tasks import task_names
 
-TASKS = ("pet_to_ct", "mri_recon", "mri_motion")
+TASKS = tuple(task_names())
 
 
 @pytest.fixture(scope="module")

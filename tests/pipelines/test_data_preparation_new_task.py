@@ -149,5 +149,5 @@ def test_the_new_task_is_trained_evaluated_and_reported(denoise):
     assert summary.bone_dice_mean.isna().all()  # not a CT task
     table1 = (reporting / "table1.md").read_text()
     assert "mri_denoise" in table1 or DENOISE.label in table1
-    predictions = denoise / "07_model_output" / "mri_denoise" / "upgan" / "n04"
+    predictions = denoise / "07_model_output" / "mri_denoise" / "upgan" / "n04" / "s2021"
     assert len(list(predictions.glob("*_prediction.nii.gz"))) == SPLIT["test"]

@@ -22,9 +22,14 @@ MRI_TASKS = tuple(t for t in TASKS if TASK_SPECS[t].input_is_reference)
 METHODS = tuple(CONFIGURED["methods"])
 
 
-def test_the_default_run_trains_every_registered_method():
-    assert set(METHODS) == set(names())
 TEST_TRAINING = yaml.safe_load((PROJECT / "conf" / "test" / "parameters_training.yml").read_text())
+SEEDS = TEST_TRAINING["seeds"]
+FIRST = f"s{SEEDS[0]}"
+
+
+def test_the_default_run_trains_every_registered_method_with_two_seeds():
+    assert set(METHODS) == set(names())
+    assert len(SEEDS) == 2  # the test env always exercises the seed aggregation
 
 
 @pytest.mark.parametrize("name", ["metrics_per_subject", "summary", "significance", "uncertainty"])
@@ -38,17 +43,31 @@ def test_every_cell_is_in_the_results(default_run):
     metrics = pd.read_csv(default_run / "08_reporting" / "metrics_per_subject.csv")
     cells = set(zip(metrics.task, metrics.method, strict=True))
     assert cells == {(t, m) for t in TASKS for m in METHODS} | {(t, "input") for t in MRI_TASKS}
-    assert (metrics.groupby(["task", "method"]).size() == 3).all()  # 3 test subjects each
+    trained = metrics[metrics.method != "input"]
+    # 3 test subjects each, once per seed; the do-nothing input has no seed
+    assert (trained.groupby(["task", "method", "seed"]).size() == 3).all()
+    assert sorted(trained.seed.unique()) == SEEDS and metrics.loc[metrics.method == "input", "seed"].isna().all()
+    assert (metrics[metrics.method == "input"].groupby("task").size() == 3).all()
     assert metrics["n_train_patients"].eq(4).all()
     summary = pd.read_csv(default_run / "08_reporting" / "summary.csv")
     assert len(summary) == len(TASKS) * len(METHODS) + len(MRI_TASKS)
+    assert (summary.loc[summary.method != "input", "n_seeds"] == len(SEEDS)).all()
+    assert (summary.loc[summary.method == "input", ["n_seeds"]] == 1).all().all()
+    assert (summary.loc[summary.method == "input", ["ssim_seed_std", "mae_seed_std"]] == 0).all().all()
+    assert (summary.loc[summary.method != "input", "ssim_seed_std"] > 0).all()
     significance = pd.read_csv(default_run / "08_reporting" / "significance.csv")
     upgan_rows = significance[significance.method_a == "upgan"]
     assert set(upgan_rows.method_b) == (set(METHODS) - {"upgan"}) | {"input"}
     assert set(significance.method_a) == set(METHODS)  # every trained method against input
     assert set(significance.test) == {"wilcoxon", "paired_t"}
+    assert (significance.p_holm >= significance.p_value - 1e-12).all()
+    assert significance.n_seeds.eq(len(SEEDS)).all()
     uncertainty = pd.read_csv(default_run / "08_reporting" / "uncertainty.csv")
     assert set(uncertainty.method) == {"upgan", "upgan_no_guidance"}
+    assert sorted(uncertainty.seed.unique()) == SEEDS
+    claims = pd.read_csv(default_run / "08_reporting" / "claims.csv")
+    testable = claims[claims.verdict != "not testable"]
+    assert testable.seed_agreement.isin([0.0, 0.5, 1.0]).all()
     assert set(uncertainty.phase.astype(str)) == {"0", "1", "final"}
 
 
@@ -61,12 +80,12 @@ def test_table1_and_figures(default_run):
     assert len([line for line in setup.splitlines() if line.startswith("| ")]) == 1 + len(TASKS) * len(METHODS)
     figures = default_run / "08_reporting" / "figures"
     for task in TASKS:
-        for name in (f"methods_{task}.png", f"calibration_{task}.png", f"phases_{task}_upgan_n04.png"):
+        for name in (f"methods_{task}.png", f"calibration_{task}.png", f"phases_{task}_upgan_n04_{FIRST}.png"):
             assert (figures / name).stat().st_size > 20_000
 
 
 def test_predictions_are_nifti_in_world_space(default_run):
-    folder = default_run / "07_model_output" / "pet_to_ct" / "upgan" / "n04"
+    folder = default_run / "07_model_output" / "pet_to_ct" / "upgan" / "n04" / FIRST
     predictions = sorted(folder.glob("*_prediction.nii.gz"))
     sigmas = sorted(folder.glob("*_sigma.nii.gz"))
     assert len(predictions) == len(sigmas) == 3
@@ -80,29 +99,30 @@ def test_predictions_are_nifti_in_world_space(default_run):
     assert data.shape == (32, 32, int(manifest.loc[subject, "n_slices"]))
     assert data.min() >= -1024.5 and data.max() <= 3071.5  # CT in HU
     assert (nib.load(sigmas[0]).get_fdata() >= 0).all()
-    baseline = default_run / "07_model_output" / "pet_to_ct" / "pix2pix" / "n04"
+    baseline = default_run / "07_model_output" / "pet_to_ct" / "pix2pix" / "n04" / FIRST
     assert not list(baseline.glob("*_sigma.nii.gz"))  # no uncertainty for the baselines
 
 
 def test_summary_can_be_rebuilt_from_mlflow(default_run):
+    """Each seed's child run holds that seed's test metrics; their mean over seeds is the pooled
+    summary (every seed is scored on the same subjects) and their std the seed spread."""
     summary = pd.read_csv(default_run / "08_reporting" / "summary.csv")
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell LIKE '%.n04'")
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell LIKE '%.n04.s%'")
     runs = runs[runs["tags.task"].isin(TASKS)]  # other tests' runs share the store
     latest = runs.sort_values("start_time").groupby("tags.cell").tail(1)
-    rebuilt = pd.DataFrame({
-        "task": latest["tags.task"], "method": latest["tags.method"],
-        "n_train_patients": latest["tags.n_train_patients"].astype(int),
-        **{c: latest[f"metrics.test_{c}"] for c in CONTRACT_COLUMNS["summary"][3:]},
-    })
-    rebuilt["n_subjects"] = rebuilt["n_subjects"].astype(int)
-    rebuilt = rebuilt[CONTRACT_COLUMNS["summary"]].sort_values(["task", "method"]).reset_index(drop=True)
+    assert sorted(latest["tags.seed"].astype(int).unique()) == SEEDS
+    grouped = latest.groupby(["tags.task", "tags.method"])
     # the trained cells have MLflow runs; the do-nothing `input` reference trains nothing
-    trained = summary[summary.method != "input"]
-    expected = trained.sort_values(["task", "method"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(rebuilt, expected, check_exact=False, rtol=1e-6)
+    trained = summary[summary.method != "input"].set_index(["task", "method"]).sort_index()
+    assert len(grouped) == len(trained)
+    for metric in ("ssim", "psnr", "mae"):
+        mean = grouped[f"metrics.test_{metric}_mean"].mean().sort_index()
+        spread = grouped[f"metrics.test_{metric}_mean"].std(ddof=1).sort_index()
+        np.testing.assert_allclose(mean.to_numpy(), trained[f"{metric}_mean"].to_numpy(), rtol=1e-6)
+        np.testing.assert_allclose(spread.to_numpy(), trained[f"{metric}_seed_std"].to_numpy(), rtol=1e-6,
+                                   atol=1e-12)
     artifacts = mlflow.tracking.MlflowClient().list_artifacts(latest.iloc[0].run_id, "figures")
-    assert any(a.path.startswith("figures/methods_") for a in artifacts)
-
+    assert artifacts  # the cell's figures hang on its own run
 
 
 def test_input_reference_rows_for_the_mri_tasks_only(default_run):
@@ -152,8 +172,8 @@ def test_budget_table_one_row_per_trained_network(default_run):
     budget = pd.read_csv(default_run / "08_reporting" / "budget.csv")
     assert list(budget.columns) == ["task", "method", "n_train_patients", "seed", "network", "updates",
                                     "selected_step"]
-    rows = sorted(zip(budget.task, budget.method, budget.network, strict=True))
-    assert rows == sorted((t, m, n) for t in TASKS for m in METHODS for n in _expected_networks(m))
+    rows = sorted(zip(budget.task, budget.method, budget.seed, budget.network, strict=True))
+    assert rows == sorted((t, m, s, n) for t in TASKS for m in METHODS for s in SEEDS for n in _expected_networks(m))
     steps = TEST_TRAINING["training"]["steps"]
     fine_tune = TEST_TRAINING["upgan"]["fine_tune"]["steps"]
     extractor = TEST_TRAINING["baselines"]["medgan"]["feature_extractor"]["steps"]
@@ -163,8 +183,9 @@ def test_budget_table_one_row_per_trained_network(default_run):
         assert 0 <= row.selected_step <= row.updates, row
     assert budget["n_train_patients"].eq(4).all()
     # the kept step of a phase is its history's best validation step
-    history = pd.read_csv(default_run / "06_models" / "pet_to_ct" / "upgan" / "n04" / "history_phase_0.csv")
-    kept = budget[(budget.task == "pet_to_ct") & (budget.method == "upgan") & (budget.network == "phase_0")]
+    history = pd.read_csv(default_run / "06_models" / "pet_to_ct" / "upgan" / "n04" / FIRST / "history_phase_0.csv")
+    kept = budget[(budget.task == "pet_to_ct") & (budget.method == "upgan") & (budget.network == "phase_0")
+                  & (budget.seed == SEEDS[0])]
     best = history.loc[history["val_mae"].idxmin(), "step"]
     assert int(kept.selected_step.iloc[0]) == int(best)
 

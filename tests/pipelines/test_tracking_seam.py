@@ -30,10 +30,10 @@ SCRIPT = textwrap.dedent('''
         tracking.log_history([{"step": 0, "val_mae": 0.5}], "generator")
         tracking.log_figure(Figure(), "f.png")
     split = pd.DataFrame({"subject_id": ["s0", "s1", "s2"], "split": ["train", "train", "val"], "order": [0, 1, 2]})
-    training = {"seed": 1, "steps": 2, "val_every": 1, "device": "cpu"}
+    training = {"steps": 2, "val_every": 1, "device": "cpu"}
     baselines = {"optimiser": {"batch_size": 2}, "unet_l1": {}}
     upgan = {"generator": {"base_width": 2, "depth": 1}}
-    model, history = train_single_cell("mri_recon", "unet_l1", 2, slices(["s0", "s1"]), slices(["s2"]), split,
+    model, history = train_single_cell("mri_recon", "unet_l1", 2, 1, slices(["s0", "s1"]), slices(["s2"]), split,
                                        baselines, upgan, training, {})
     assert len(history) == 3 and mlflow.active_run() is None
     print("OK")

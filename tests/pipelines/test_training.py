@@ -22,7 +22,7 @@ def trained(default_run):
 
 
 def test_bundles_and_histories_are_written(trained):
-    cell = trained / "06_models" / "pet_to_ct" / "upgan" / "n04"
+    cell = trained / "06_models" / "pet_to_ct" / "upgan" / "n04" / "s2021"
     for m in range(2):  # the test env has M = 2
         bundle = load_bundle(cell / f"phase_{m}.safetensors")
         assert bundle.prefixes() == ["discriminator", "generator"]
@@ -44,7 +44,7 @@ def test_bundles_and_histories_are_written(trained):
 
 
 def test_model_bundle_rebuilds_the_cascade_and_predicts_deterministically(trained):
-    model = load_bundle(trained / "06_models" / "pet_to_ct" / "upgan" / "n04" / "model.safetensors")
+    model = load_bundle(trained / "06_models" / "pet_to_ct" / "upgan" / "n04" / "s2021" / "model.safetensors")
     cfg = cascade_config_from_dict(model.config["cascade"])
     gens = []
     for m in range(cfg.n_phases):
@@ -64,18 +64,18 @@ def test_model_bundle_rebuilds_the_cascade_and_predicts_deterministically(traine
 
 
 def test_phase_summary_and_figure(trained):
-    table = pd.read_csv(trained / "08_reporting" / "training" / "pet_to_ct.upgan.n04" / "phases.csv")
+    table = pd.read_csv(trained / "08_reporting" / "training" / "pet_to_ct.upgan.n04.s2021" / "phases.csv")
     assert table["phase"].astype(str).tolist() == ["init_0", "init_1", "0", "1", "final"]
     assert (table["mean_sigma"] > 0).all()
     assert table["spearman_sigma_abs_error"].between(-1, 1).all()
-    assert (trained / "08_reporting" / "figures" / "phases_pet_to_ct_upgan_n04.png").stat().st_size > 20_000
+    assert (trained / "08_reporting" / "figures" / "phases_pet_to_ct_upgan_n04_s2021.png").stat().st_size > 20_000
 
 
 def test_one_tagged_child_run_per_cell(trained):
     """One child run per cell and `kedro run` (other tests of the session run the same cell in
     their own data roots, under their own parent runs: the default run's parent is found by the
     data root kedro-mlflow records in its runtime_params tag)."""
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell = 'pet_to_ct.upgan.n04'")
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell = 'pet_to_ct.upgan.n04.s2021'")
     assert (runs.groupby("tags.mlflow.parentRunId").size() == 1).all()
     everything = mlflow.search_runs(search_all_experiments=True)
     parents = everything[everything["tags.mlflow.parentRunId"].isna()]
@@ -91,4 +91,4 @@ def test_one_tagged_child_run_per_cell(trained):
     steps, val_every = TEST_TRAINING["training"]["steps"], TEST_TRAINING["training"]["val_every"]
     assert sorted(m.step for m in history) == [*range(0, steps, val_every), steps]  # MLflow step = updates
     artifacts = [a.path for a in client.list_artifacts(run.run_id, "figures")]
-    assert "figures/phases_pet_to_ct.upgan.n04.png" in artifacts
+    assert "figures/phases_pet_to_ct.upgan.n04.s2021.png" in artifacts

@@ -31,7 +31,7 @@ def test_missing_predecessor_phase(kedro_project, tmp_path):
     kedro_project(pipeline_names=["data_preparation"], namespaces=["pet_to_ct"],
                   runtime_params={"data_root": str(out)})
     with pytest.raises(Exception, match="phase_0.safetensors not found"):
-        kedro_project(pipeline_names=["training"], node_names=["pet_to_ct.upgan.n04.train_phase_1"],
+        kedro_project(pipeline_names=["training"], node_names=["pet_to_ct.upgan.n04.s2021.train_phase_1"],
                       runtime_params={"data_root": str(out)})
 
 
@@ -42,15 +42,15 @@ def test_unknown_baseline_optimiser_key_is_named():
     from upgan.pipelines.training.nodes import train_single_cell
 
     def cell(baselines, training):
-        return train_single_cell("pet_to_ct", "pix2pix", 4, None, None, None, baselines, {},
+        return train_single_cell("pet_to_ct", "pix2pix", 4, 0, None, None, None, baselines, {},
                                    training, {})
 
     with pytest.raises(ValueError, match=r"baselines\.optimiser\.epochs"):
-        cell({"optimiser": {"epochs": 2}, "pix2pix": {}}, {"seed": 0, "steps": 4})
+        cell({"optimiser": {"epochs": 2}, "pix2pix": {}}, {"steps": 4})
     with pytest.raises(ValueError, match=r"baselines\.optimiser\.lr_generator"):
-        cell({"optimiser": {"lr_generator": -1.0}, "pix2pix": {}}, {"seed": 0, "steps": 4})
+        cell({"optimiser": {"lr_generator": -1.0}, "pix2pix": {}}, {"steps": 4})
     with pytest.raises(ValueError, match=r"training\.steps"):
-        cell({"optimiser": {}, "pix2pix": {}}, {"seed": 0, "steps": 0})
+        cell({"optimiser": {}, "pix2pix": {}}, {"steps": 0})
     assert phase_steps({"steps": 7}) == 7
     assert fine_tune_steps({"fine_tune": {"steps": 3}}) == 3
     for bad in (0, -1, 2.0, True, None):

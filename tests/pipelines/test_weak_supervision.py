@@ -14,6 +14,8 @@ from upgan.methods import get
 GRID = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "test" / "parameters_weak_supervision.yml")
                       .read_text())["weak_supervision"]
 CELLS = [(m, n) for m in GRID["methods"] for n in GRID["counts"]]
+SEEDS = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "test" / "parameters_training.yml")
+                       .read_text())["seeds"]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,8 @@ def test_sweep_budget_is_the_same_for_every_patient_count(sweep):
     expected |= {(method, n, f"phase_{m}") for method, n in CELLS if get(method).cascade for m in range(n_phases)}
     expected |= {(method, n, "fine_tune") for method, n in CELLS if get(method).cascade}
     assert set(zip(budget.method, budget.n_train_patients, budget.network, strict=True)) == expected
-    assert len(budget) == len(expected)
+    assert sorted(budget.seed.unique()) == SEEDS
+    assert len(budget) == len(expected) * len(SEEDS)  # every network once per seed
     fine = budget.network == "fine_tune"
     assert (budget.loc[~fine, "updates"] == conf["training"]["steps"]).all()
     assert (budget.loc[fine, "updates"] == conf["upgan"]["fine_tune"]["steps"]).all()
@@ -60,36 +63,40 @@ def test_sweep_budget_is_the_same_for_every_patient_count(sweep):
 
 def test_subsets_are_nested_and_test_subjects_shared(sweep):
     models = sweep / "06_models" / "pet_to_ct"
-    small = load_bundle(models / "upgan" / "n02" / "model.safetensors").config["train_subjects"]
-    large = load_bundle(models / "upgan" / "n04" / "model.safetensors").config["train_subjects"]
+    small = load_bundle(models / "upgan" / "n02" / "s2021" / "model.safetensors").config["train_subjects"]
+    large = load_bundle(models / "upgan" / "n04" / "s2021" / "model.safetensors").config["train_subjects"]
     assert len(small) == 2 and len(large) == 4 and set(small) < set(large)
-    assert load_bundle(models / "pix2pix" / "n02" / "model.safetensors").config["train_subjects"] == small
+    assert load_bundle(models / "pix2pix" / "n02" / "s2021" / "model.safetensors").config["train_subjects"] == small
     metrics = pd.read_csv(sweep / "08_reporting" / "weak_supervision" / "metrics_per_subject.csv")
     subjects = metrics.groupby(["method", "n_train_patients"])["subject_id"].apply(frozenset)
     assert subjects.nunique() == 1
 
 
 def test_rerun_after_interruption_trains_only_the_missing_cell(checkpoint_times, kedro_project, sweep):
-    cell = sweep / "06_models" / "pet_to_ct" / "upgan" / "n02"
-    for path in [*cell.glob("*.safetensors"), *(sweep / "06_models" / "checkpoints" / "pet_to_ct" / "upgan" / "n02").glob("*.pt")]:
+    cell = sweep / "06_models" / "pet_to_ct" / "upgan" / "n02" / "s2021"
+    for path in [*cell.glob("*.safetensors"), *(sweep / "06_models" / "checkpoints" / "pet_to_ct" / "upgan" / "n02" / "s2021").glob("*.pt")]:
         path.unlink()  # as if the sweep had been killed before this cell trained
     before = checkpoint_times(sweep)
     _run(kedro_project, sweep)
     after = checkpoint_times(sweep)
     assert {p: t for p, t in after.items() if p in before} == before  # finished cells untouched
     new = set(after) - set(before)
-    assert new and all("upgan/n02" in str(p) for p in new)
+    assert new and all("upgan/n02/s2021" in str(p) for p in new)  # the other seed was finished: skipped
     assert (cell / "model.safetensors").exists()
 
 
-def test_one_cell_alone(kedro_project, sweep):
-    target = sweep / "08_reporting" / "evaluation" / "pet_to_ct.pix2pix.n02" / "metrics.csv"
-    other = sweep / "08_reporting" / "evaluation" / "pet_to_ct.pix2pix.n04" / "metrics.csv"
+def test_one_seed_of_one_cell_alone(kedro_project, sweep):
+    """``--namespaces <task>.<method>.n<NN>.s<seed>`` runs that seed of that cell and nothing else
+    (not the cell's other seed, not another count)."""
+    evaluation = sweep / "08_reporting" / "evaluation"
+    target = evaluation / f"pet_to_ct.pix2pix.n02.s{SEEDS[0]}" / "metrics.csv"
+    others = [evaluation / f"pet_to_ct.pix2pix.n04.s{SEEDS[0]}" / "metrics.csv",
+              evaluation / f"pet_to_ct.pix2pix.n02.s{SEEDS[1]}" / "metrics.csv"]
     target.unlink()
-    stamp = other.stat().st_mtime_ns
-    _run(kedro_project, sweep, namespaces=["pet_to_ct.pix2pix.n02"])
+    stamps = [other.stat().st_mtime_ns for other in others]
+    _run(kedro_project, sweep, namespaces=[f"pet_to_ct.pix2pix.n02.s{SEEDS[0]}"])
     assert target.exists()
-    assert other.stat().st_mtime_ns == stamp
+    assert [other.stat().st_mtime_ns for other in others] == stamps
 
 
 @pytest.mark.parametrize(

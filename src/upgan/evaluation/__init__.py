@@ -45,6 +45,7 @@ Metric conventions (these are the ones every table and CSV of the project uses):
   report ``statistic = 0`` and ``p = 1.0`` (no evidence of a difference) instead of failing.
 """
 
+from upgan.evaluation.agreement import claims_with_seed_agreement
 from upgan.evaluation.calibration import calibration_table, sparsification, uncertainty_rows
 from upgan.evaluation.claims import (
     CLAIMS,
@@ -85,7 +86,7 @@ __all__ = [
     "BONE_HU", "CLAIMS", "CLAIMS_COLUMNS", "CONTRACT_COLUMNS", "HEAD_MASK_HU", "HELD",
     "HIGHER_IS_BETTER", "INPUT", "MARKDOWN_ORDER", "METRICS", "NOT_HELD", "NOT_TESTABLE",
     "PSNR_CAP_DB", "TESTS", "VALID_RANGE", "Families", "bone_dice", "calibration_table",
-    "check_contract", "claim_statements", "claim_verdicts", "claims_markdown", "claims_report",
+    "check_contract", "claim_statements", "claims_with_seed_agreement", "claim_verdicts", "claims_markdown", "claims_report",
     "example_slice", "label_cell", "paired_test", "paired_tests", "psnr_from_mse",
     "require_columns", "slice_ssim", "sparsification", "subject_metrics", "summarise",
     "uncertainty_rows",

@@ -20,8 +20,10 @@ def uncertainty_rows(
     phase_sigmas: Sequence[np.ndarray],
     target: np.ndarray,
     labels: Sequence[str],
+    seed: int | None = None,
 ) -> pd.DataFrame:
-    """Per phase mean |error|, mean σ and Spearman ρ(σ, |error|) of one cell (normalised scale).
+    """Per phase mean |error|, mean σ and Spearman ρ(σ, |error|) of one cell (normalised scale;
+    ``seed``: the cell's training seed).
 
     Args:
         phase_images, phase_sigmas: per phase, ``(N, 1, H, W)`` prediction and σ.
@@ -39,6 +41,7 @@ def uncertainty_rows(
             raise ValueError(f"phase image {np.shape(image)} / sigma {np.shape(sigma)} must match "
                              f"target {np.shape(target)}")
     df = phase_summary(phase_images, phase_sigmas, target, [str(x) for x in labels])
+    df.insert(0, "seed", pd.array([seed] * len(df), dtype="Int64"))
     df.insert(0, "n_train_patients", int(n_train_patients))
     df.insert(0, "method", method)
     df.insert(0, "task", task)

@@ -30,8 +30,12 @@ from upgan.tasks import TASKS
 logger = logging.getLogger(__name__)
 
 CLAIMS_COLUMNS: list[str] = ["claim", "task", "n_train_patients", "method_a", "method_b",
-                             "metric", "value_a", "value_b", "p_value", "verdict", "detail"]
-"""Columns of :func:`claims_report` (one row per elementary check)."""
+                             "metric", "value_a", "value_b", "p_value", "p_holm", "verdict",
+                             "seed_agreement", "detail"]
+"""Columns of :func:`claims_report` (one row per elementary check). ``p_value`` is the raw
+Wilcoxon p, ``p_holm`` the Holm-adjusted one a check is decided on; ``seed_agreement`` (filled
+by :func:`upgan.evaluation.agreement.claims_with_seed_agreement`) the fraction of seeds whose
+single-seed verdict equals this pooled one."""
 
 HELD, NOT_HELD, NOT_TESTABLE = "held", "not held", "not testable"
 
@@ -97,10 +101,12 @@ def claim_statements(families: Families | None = None) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 def _row(claim: str, task: object = "", n: object = None, method_a: str = "", method_b: str = "",
          metric: str = "", value_a: float = math.nan, value_b: float = math.nan,
-         p_value: float = math.nan, verdict: str = NOT_TESTABLE, detail: str = "") -> dict:
+         p_value: float = math.nan, verdict: str = NOT_TESTABLE, detail: str = "",
+         p_holm: float = math.nan) -> dict:
     return {"claim": claim, "task": task, "n_train_patients": n, "method_a": method_a,
             "method_b": method_b, "metric": metric, "value_a": value_a, "value_b": value_b,
-            "p_value": p_value, "verdict": verdict, "detail": detail}
+            "p_value": p_value, "p_holm": p_holm, "verdict": verdict, "seed_agreement": math.nan,
+            "detail": detail}
 
 
 def _mean(summary: pd.DataFrame, task: str, method: str, n: int, metric: str) -> float:
@@ -109,14 +115,20 @@ def _mean(summary: pd.DataFrame, task: str, method: str, n: int, metric: str) ->
     return float(hit[f"{metric}_mean"].iloc[0]) if len(hit) else math.nan
 
 
-def _wilcoxon_p(significance: pd.DataFrame, task: str, n: int, a: str, b: str, metric: str) -> float:
+def _wilcoxon_p(significance: pd.DataFrame, task: str, n: int, a: str, b: str,
+                metric: str) -> tuple[float, float]:
+    """``(p_value, p_holm)`` of the Wilcoxon test of ``a`` against ``b`` (NaN when absent; the
+    adjusted p is the raw one for a table without ``p_holm``)."""
     if significance is None or significance.empty:
-        return math.nan
+        return math.nan, math.nan
     hit = significance[(significance["task"] == task) & (significance["n_train_patients"] == n)
                        & (significance["metric"] == metric) & (significance["test"] == "wilcoxon")
                        & (((significance["method_a"] == a) & (significance["method_b"] == b))
                           | ((significance["method_a"] == b) & (significance["method_b"] == a)))]
-    return float(hit["p_value"].iloc[0]) if len(hit) else math.nan
+    if not len(hit):
+        return math.nan, math.nan
+    p = float(hit["p_value"].iloc[0])
+    return p, float(hit["p_holm"].iloc[0]) if "p_holm" in hit.columns else p
 
 
 @dataclass(frozen=True)
@@ -135,26 +147,27 @@ class _TaskResults:
         return self.counts[-1]
 
     def beats(self, claim: str, winner: str, loser: str, metric: str) -> dict:
-        """Does ``winner`` beat ``loser`` at full supervision: better mean AND Wilcoxon p < alpha."""
+        """Does ``winner`` beat ``loser`` at full supervision: better mean AND Holm-adjusted
+        Wilcoxon p < alpha."""
         task, n, alpha = self.task, self.n_full, self.alpha
         va = _mean(self.summary, task, winner, n, metric)
         vb = _mean(self.summary, task, loser, n, metric)
-        p = _wilcoxon_p(self.significance, task, n, winner, loser, metric)
+        p, p_holm = _wilcoxon_p(self.significance, task, n, winner, loser, metric)
         if math.isnan(va) or math.isnan(vb):
             absent = winner if math.isnan(va) else loser
             return _row(claim, task, n, winner, loser, metric, va, vb, p, NOT_TESTABLE,
-                        f"no {absent} results")
-        if math.isnan(p):
+                        f"no {absent} results", p_holm)
+        if math.isnan(p_holm):
             return _row(claim, task, n, winner, loser, metric, va, vb, p, NOT_TESTABLE,
-                        "no Wilcoxon test")
+                        "no Wilcoxon test", p_holm)
         better = va > vb if HIGHER_IS_BETTER[metric] else va < vb
-        held = better and p < alpha
+        held = better and p_holm < alpha
         word = "higher" if HIGHER_IS_BETTER[metric] else "lower"
         detail = (f"{winner} {va:.4g} vs {loser} {vb:.4g} ({word} is better; "
-                  f"{'better' if better else 'not better'}), Wilcoxon p = {p:.3g} "
-                  f"({'<' if p < alpha else '>='} {alpha})")
+                  f"{'better' if better else 'not better'}), Wilcoxon p = {p:.3g}, Holm-adjusted "
+                  f"{p_holm:.3g} ({'<' if p_holm < alpha else '>='} {alpha})")
         return _row(claim, task, n, winner, loser, metric, va, vb, p, HELD if held else NOT_HELD,
-                    detail)
+                    detail, p_holm)
 
     def reference_beats(self, claim: str, others: Sequence[str]) -> list[dict]:
         """The reference against each of ``others`` on every metric."""

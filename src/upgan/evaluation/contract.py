@@ -16,16 +16,20 @@ METRICS: tuple[str, ...] = ("ssim", "psnr", "mae")
 HIGHER_IS_BETTER: dict[str, bool] = {"ssim": True, "psnr": True, "mae": False}
 
 CONTRACT_COLUMNS: dict[str, list[str]] = {
-    "metrics_per_subject": ["task", "method", "n_train_patients", "subject_id", "ssim", "psnr", "mae",
-                            "bone_dice", "out_of_range_fraction"],
+    "metrics_per_subject": ["task", "method", "n_train_patients", "seed", "subject_id", "ssim", "psnr",
+                            "mae", "bone_dice", "out_of_range_fraction"],
     "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
-                "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std"],
+                "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std",
+                "n_seeds", "ssim_seed_std", "psnr_seed_std", "mae_seed_std"],
     "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
-                     "statistic", "p_value"],
-    "uncertainty": ["task", "method", "n_train_patients", "phase", "mean_abs_error", "mean_sigma",
+                     "statistic", "p_value", "p_holm", "n_seeds"],
+    "uncertainty": ["task", "method", "n_train_patients", "seed", "phase", "mean_abs_error", "mean_sigma",
                     "spearman_sigma_abs_error"],
 }
-"""Exact columns (and order) of the result tables written under ``data/08_reporting/``."""
+"""Exact columns (and order) of the result tables written under ``data/08_reporting/``.
+
+``seed`` is the training seed of a row's cell; it is empty for the do-nothing ``input``, which
+trains nothing. Summaries and tests pool seeds (see :mod:`upgan.evaluation.seeds`)."""
 
 
 def check_contract(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -63,15 +67,16 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None
 
 def label_cell(
     per_subject: pd.DataFrame, task: str, method: str, n_train_patients: int,
-    keep_extra: bool = False,
+    seed: int | None = None, keep_extra: bool = False,
 ) -> pd.DataFrame:
     """Prefix :func:`upgan.evaluation.subject_metrics` output with its cell, giving
-    ``metrics_per_subject`` rows.
+    ``metrics_per_subject`` rows (``seed``: the cell's training seed, ``None`` for ``input``).
 
     With ``keep_extra`` the non-contract columns (``mae_head``) are kept after the contract
     ones; by default the result has exactly the contract columns.
     """
     df = per_subject.copy()
+    df.insert(0, "seed", pd.array([seed] * len(df), dtype="Int64"))
     df.insert(0, "n_train_patients", int(n_train_patients))
     df.insert(0, "method", method)
     df.insert(0, "task", task)

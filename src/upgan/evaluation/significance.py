@@ -12,7 +12,8 @@ import pandas as pd
 from scipy import stats
 
 from upgan.evaluation.contract import CONTRACT_COLUMNS, INPUT, METRICS, require_columns
-from upgan.methods.registry import proposed
+from upgan.evaluation.seeds import CELL, holm_within_families, seed_spread, subject_means
+from upgan.methods.registry import get, names, proposed
 
 logger = logging.getLogger(__name__)
 
@@ -21,21 +22,27 @@ TESTS: tuple[str, ...] = ("wilcoxon", "paired_t")
 
 
 def summarise(metrics_per_subject: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (ddof=1) of each metric per cell, with the number of subjects.
+    """Per cell: mean and sample std (ddof=1) over subjects of each metric, the subject's value
+    being its mean over the cell's seeds; the number of subjects and of seeds; and the seed
+    spread of SSIM, PSNR and MAE (std of the per-seed means; 0 with one seed).
 
     Returns exactly the ``summary`` contract columns, sorted by task, n_train_patients, method.
     A cell of one subject has ``nan`` std; ``bone_dice_*`` are ``nan`` for tasks not scored in HU.
     """
     require_columns(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "summarise")
-    keys = ["task", "method", "n_train_patients"]
+    means = subject_means(metrics_per_subject)
+    raw = dict(iter(metrics_per_subject.groupby(CELL, sort=False, dropna=False)))
     rows = []
-    for (task, method, n), group in metrics_per_subject.groupby(keys, sort=False):
+    for (task, method, n), group in means.groupby(CELL, sort=False):
         row: dict[str, object] = {"task": task, "method": method, "n_train_patients": int(n),
-                                  "n_subjects": int(group["subject_id"].nunique())}
+                                  "n_subjects": int(group["subject_id"].nunique()),
+                                  "n_seeds": int(group["n_seeds"].iloc[0])}
         for m in (*METRICS, "bone_dice"):
             values = group[m].astype(float).dropna()
             row[f"{m}_mean"] = float(values.mean()) if len(values) else math.nan
             row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        for m in METRICS:
+            row[f"{m}_seed_std"] = seed_spread(raw[(task, method, n)], m)
         rows.append(row)
     out = pd.DataFrame(rows, columns=CONTRACT_COLUMNS["summary"])
     out = out.sort_values(["task", "n_train_patients", "method"], kind="stable")
@@ -82,7 +89,8 @@ def _test_pair(task: str, n: int, a: str, b: str, per_method: dict[str, pd.DataF
         for test in TESTS:
             stat, p = paired_test(ref[metric].to_numpy(), other[metric].to_numpy(), test)
             rows.append({"task": task, "n_train_patients": int(n), "method_a": a, "method_b": b,
-                         "metric": metric, "test": test, "statistic": stat, "p_value": p})
+                         "metric": metric, "test": test, "statistic": stat, "p_value": p,
+                         "n_seeds": int(ref["n_seeds"].iloc[0])})
     return rows
 
 
@@ -91,24 +99,30 @@ def paired_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None
     every other method (method_b), and of every other trained method (method_a) against the
     do-nothing :data:`~upgan.evaluation.INPUT` (method_b).
 
-    For each (task, n_train_patients), methods are paired by ``subject_id`` and tested on ssim,
-    psnr and mae with ``wilcoxon`` and ``paired_t``; the statistic is that of ``a - b``. Cells
-    without the reference get only the tests against ``input`` (logged).
+    For each (task, n_train_patients), methods are paired by ``subject_id`` -- each subject's
+    metric averaged over its cell's seeds first (``n_seeds``: method_a's seeds) -- and tested on
+    ssim, psnr and mae with ``wilcoxon`` and ``paired_t``; the statistic is that of ``a - b``.
+    ``p_holm`` is Holm-adjusted within each claim's family (:func:`upgan.evaluation.seeds.
+    holm_within_families`). Cells without the reference get only the tests against ``input``.
 
     Raises:
         ValueError: when two methods of a cell were evaluated on different subjects, or a
-            method has duplicated subject rows.
+            method has duplicated subject rows within one seed.
     """
     require_columns(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "paired_tests")
     reference = proposed() if reference is None else reference
+    keys = [*CELL, "seed", "subject_id"]
+    repeated = metrics_per_subject[metrics_per_subject.duplicated(keys, keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        raise ValueError(f"{first['task']} n={first['n_train_patients']} {first['method']}: duplicated "
+                         "subject rows")
     rows = []
-    for (task, n), cell in metrics_per_subject.groupby(["task", "n_train_patients"], sort=True):
+    for (task, n), cell in subject_means(metrics_per_subject).groupby(["task", "n_train_patients"], sort=True):
         methods = list(dict.fromkeys(cell["method"].tolist()))
         per_method = {}
         for method in methods:
             sub = cell[cell["method"] == method]
-            if sub["subject_id"].duplicated().any():
-                raise ValueError(f"{task} n={n} {method}: duplicated subject rows")
             per_method[method] = sub.set_index(sub["subject_id"].astype(str))
         if reference in methods:
             for method in sorted(m for m in methods if m != reference):
@@ -118,4 +132,7 @@ def paired_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None
         if INPUT in methods:
             for method in sorted(m for m in methods if m not in (reference, INPUT)):
                 rows += _test_pair(task, n, method, INPUT, per_method)
-    return pd.DataFrame(rows, columns=CONTRACT_COLUMNS["significance"])
+    out = pd.DataFrame(rows, columns=CONTRACT_COLUMNS["significance"])
+    roles = {name: get(name).role for name in names()}
+    out["p_holm"] = holm_within_families(out, roles)
+    return out

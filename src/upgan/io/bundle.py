@@ -8,8 +8,6 @@ source cannot run code.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from upgan.io.files import publish_file
+from upgan.io.files import atomic_path
 
 METADATA_KEY = "upgan"
 
@@ -57,16 +55,8 @@ class ModelBundle:
 def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:
     """Write the bundle atomically to ``path`` (``.safetensors``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(bundle.tensors, tmp, metadata={METADATA_KEY: json.dumps(bundle.config)})
-        publish_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path, ".safetensors") as tmp:
+        save_file(bundle.tensors, str(tmp), metadata={METADATA_KEY: json.dumps(bundle.config)})
     return path
 
 

@@ -1,17 +1,26 @@
-"""Kedro catalog datasets for the project's own artefacts (slice arrays, model bundles, NIfTI)."""
+"""Kedro catalog datasets: the project's own artefacts (slice arrays, model bundles, NIfTI) and
+atomic versions of kedro-datasets' CSV, figure and text datasets.
+
+Every output is written atomically (:func:`upgan.io.files.atomic_path`): a run killed while
+saving leaves the previous file whole, never a part of the new one.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import get_filepath_str
+from kedro_datasets.matplotlib import MatplotlibDataset
+from kedro_datasets.pandas import CSVDataset
+from kedro_datasets.text import TextDataset
 
 from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
-from upgan.io.files import publish_file
+from upgan.io.files import atomic_path
 from upgan.io.nifti import NiftiVolume, load_nifti, save_nifti
 from upgan.io.slices import SliceSet
 
@@ -34,29 +43,119 @@ class _FileDataset(AbstractDataset):
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write arrays to ``path`` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, ".npz") as tmp:
         np.savez(tmp, **arrays)
-        publish_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+
+class _AtomicSave:
+    """Mixin for kedro-datasets file datasets: ``save`` writes the whole output to a temporary
+    file beside the target (the dataset's own writer, pointed there through
+    ``_get_save_path``), then renames it over the target. Local files only; other protocols
+    save as the base class does."""
+
+    _atomic_target: PurePosixPath | None = None
+
+    def _get_save_path(self) -> PurePosixPath:
+        if self._atomic_target is not None:
+            return self._atomic_target
+        return super()._get_save_path()  # type: ignore[misc]
+
+    def _atomic_applies(self, data: Any) -> bool:
+        return getattr(self, "_protocol", None) == "file"
+
+    def save(self, data: Any) -> None:
+        if not self._atomic_applies(data):
+            super().save(data)  # type: ignore[misc]
+            return
+        final = Path(get_filepath_str(super()._get_save_path(), "file"))  # type: ignore[misc]
+        with atomic_path(final) as tmp:
+            self._atomic_target = PurePosixPath(tmp)
+            try:
+                super().save(data)  # type: ignore[misc]
+            finally:
+                self._atomic_target = None
+
+
+class AtomicCSVDataset(_AtomicSave, CSVDataset):
+    """``pandas.CSVDataset`` written atomically."""
+
+
+class AtomicTextDataset(_AtomicSave, TextDataset):
+    """``text.TextDataset`` written atomically."""
+
+
+class AtomicMatplotlibDataset(_AtomicSave, MatplotlibDataset):
+    """``matplotlib.MatplotlibDataset`` written atomically (one figure; a list or dict of
+    figures, written as a folder of files, is saved as the base class does)."""
+
+    def _atomic_applies(self, data: Any) -> bool:
+        return super()._atomic_applies(data) and not isinstance(data, (list, dict))
+
+
+#: Column of a task's ``split.csv`` and ``volumes.csv``, and key of its slice ``.npz`` files: the
+#: fingerprint of the settings and cohort that made them (see the data_preparation nodes).
+FINGERPRINT = "fingerprint"
+
+
+@dataclass
+class PreparedSlices(SliceSet):
+    """A :class:`SliceSet` with the fingerprint of the settings and cohort that made it."""
+
+    fingerprint: str = ""
+
+    @classmethod
+    def of(cls, slices: SliceSet, fingerprint: str) -> PreparedSlices:
+        """``slices`` (its arrays, not copies) with ``fingerprint``."""
+        return cls(slices.inputs, slices.targets, slices.subject_ids, slices.slice_index, fingerprint)
+
+
+def recorded_fingerprints(manifest: Path) -> set[str]:
+    """The fingerprints recorded in a manifest CSV (empty when it has none)."""
+    frame = pd.read_csv(manifest, usecols=lambda column: column == FINGERPRINT, dtype=str)
+    return set(frame[FINGERPRINT].dropna()) if FINGERPRINT in frame else set()
 
 
 class SliceSetDataset(_FileDataset):
-    """Paired 2D slices (:class:`upgan.io.slices.SliceSet`) in an ``.npz`` file, written atomically."""
+    """Paired 2D slices (:class:`upgan.io.slices.SliceSet`) in an ``.npz`` file, written atomically.
+
+    :class:`PreparedSlices` keep their fingerprint in the file. Slices beside a task's manifests
+    (:attr:`MANIFESTS`) load only when their fingerprint is the one the manifests record, so a
+    preparation that failed or stopped part-way (a new ``split.csv`` beside old slices) is never
+    used silently.
+    """
+
+    MANIFESTS: ClassVar[tuple[str, ...]] = ("split.csv", "volumes.csv")
 
     def load(self) -> SliceSet:
         if not self.path.exists():
             raise DatasetError(f"slice arrays {self.path} not found: run the data_preparation pipeline")
         with np.load(self.path, allow_pickle=False) as arrays:
-            return SliceSet.from_arrays(arrays)
+            slices = SliceSet.from_arrays(arrays)
+            stamp = str(arrays[FINGERPRINT]) if FINGERPRINT in arrays.files else None
+        self._check_fingerprint(stamp)
+        if stamp is None:
+            return slices
+        return PreparedSlices.of(slices, stamp)
+
+    def _check_fingerprint(self, stamp: str | None) -> None:
+        """DatasetError naming the task folder when a manifest beside the slices records another
+        fingerprint (or none, or the slices have none)."""
+        folder = self.path.parent
+        for name in self.MANIFESTS:
+            manifest = folder / name
+            if manifest.exists() and recorded_fingerprints(manifest) != {stamp}:
+                raise DatasetError(
+                    f"prepared data of {folder} do not belong together: {self.path.name} was made "
+                    f"by other settings or another cohort than {name} (a data preparation failed or "
+                    "was stopped part-way, or predates these checks). Prepare the task again: "
+                    f"kedro run --pipeline data_preparation --namespaces {folder.name}"
+                )
 
     def save(self, data: SliceSet) -> None:
-        _save_npz_atomic(self.path, data.to_arrays())
+        arrays = data.to_arrays()
+        if isinstance(data, PreparedSlices):
+            arrays[FINGERPRINT] = np.asarray(data.fingerprint)
+        _save_npz_atomic(self.path, arrays)
 
 
 class ModelBundleDataset(_FileDataset):

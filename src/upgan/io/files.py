@@ -1,15 +1,23 @@
-"""Permissions of atomically written outputs.
+"""Atomic writes and the permissions of atomically written outputs.
 
 ``tempfile.mkstemp`` and ``mkdtemp`` create private files (0600) and folders (0700) whatever the
 user's umask; an output written through one and renamed into place would stay private. These
 helpers give the temporary file or folder the mode an ordinary ``open``/``mkdir`` would have
-given it (``0o666 & ~umask``, ``0o777 & ~umask``) before the rename.
+given it (``0o666 & ~umask``, ``0o777 & ~umask``) before the rename. :func:`atomic_path` is the
+one way outputs are written: to a temporary file in the target's folder, then renamed over it,
+so a reader (or a later run after a kill) sees the old file or the new one, never a part.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+#: Prefix of the temporary files :func:`atomic_path` writes (hidden, so folder listings skip them).
+TEMP_PREFIX = ".tmp-"
 
 
 def current_umask() -> int:
@@ -33,3 +41,35 @@ def publish_file(path: str | Path) -> None:
 def publish_dir(path: str | Path) -> None:
     """Give a folder made by ``mkdtemp`` the mode of an ordinary new folder (``0o777 & ~umask``)."""
     os.chmod(path, 0o777 & ~current_umask())
+
+
+def _suffix_of(path: Path) -> str:
+    """``.nii.gz`` for gzipped names, else the last suffix (writers such as ``np.savez`` and
+    ``nib.save`` choose their format by it)."""
+    return "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write the whole output to; when the block ends
+    without an error the file gets the mode of an ordinary new file and replaces ``path``
+    (``os.replace``, atomic on one file system); on an error it is removed and ``path`` is left
+    as it was. The folder is created if missing.
+
+    Args:
+        path: the output.
+        suffix: of the temporary file (default: ``path``'s, e.g. ``.npz``, ``.nii.gz``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=_suffix_of(path) if suffix is None else suffix,
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        publish_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

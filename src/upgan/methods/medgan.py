@@ -20,12 +20,15 @@ from torch import Tensor, nn
 
 from upgan.losses_baselines import (
     content_loss,
-    gan_bce_discriminator_loss,
     gan_bce_generator_loss,
     medgan_perceptual_loss,
     style_loss,
 )
-from upgan.methods.pix2pix import conditional_patchgan, resolve_unet_gan
+from upgan.methods.pix2pix import (
+    conditional_discriminator_loss,
+    conditional_patchgan,
+    resolve_unet_gan,
+)
 from upgan.methods.registry import MethodSpec, SingleGeneratorMethod, TrainedSingle
 from upgan.methods.single import (
     AdversarialMethod,
@@ -131,11 +134,7 @@ class MedGANMethod(AdversarialMethod):
         return loss, logs, fake.detach()
 
     def discriminator_loss(self, inputs: Tensor, targets: Tensor, fake: Any) -> tuple[Tensor, dict[str, Tensor]]:
-        xs, ys = signed(inputs), signed(targets)
-        d_real = self.discriminator(torch.cat([xs, ys], dim=1))
-        d_fake = self.discriminator(torch.cat([xs, fake], dim=1))
-        loss = gan_bce_discriminator_loss(d_real, d_fake, scale=0.5)
-        return loss, {"d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean()}
+        return conditional_discriminator_loss(self.discriminator, inputs, targets, fake)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "feature_extractor_source": self.feature_extractor.source,

@@ -60,6 +60,17 @@ def conditional_patchgan(p: Mapping[str, Any], in_channels: int) -> PatchDiscrim
     return d
 
 
+def conditional_discriminator_loss(discriminator: nn.Module, inputs: Tensor, targets: Tensor,
+                                   fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """The conditional PatchGAN's loss ``0.5 * (BCE(D(x, y), 1) + BCE(D(x, G(x)), 0))`` on the
+    [-1, 1] scale (``fake``: the generator's signed output), with the mean scores as logs."""
+    xs, ys = signed(inputs), signed(targets)
+    d_real = discriminator(torch.cat([xs, ys], dim=1))
+    d_fake = discriminator(torch.cat([xs, fake], dim=1))
+    loss = gan_bce_discriminator_loss(d_real, d_fake, scale=0.5)
+    return loss, {"d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean()}
+
+
 class Pix2PixMethod(AdversarialMethod):
     """pix2pix as a plug-in of the engine.
 
@@ -86,11 +97,7 @@ class Pix2PixMethod(AdversarialMethod):
         return loss, {"adv_g": adv.detach(), "l1": 0.5 * l1.detach()}, fake.detach()
 
     def discriminator_loss(self, inputs: Tensor, targets: Tensor, fake: Any) -> tuple[Tensor, dict[str, Tensor]]:
-        xs, ys = signed(inputs), signed(targets)
-        d_real = self.discriminator(torch.cat([xs, ys], dim=1))
-        d_fake = self.discriminator(torch.cat([xs, fake], dim=1))
-        loss = gan_bce_discriminator_loss(d_real, d_fake, scale=0.5)
-        return loss, {"d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean()}
+        return conditional_discriminator_loss(self.discriminator, inputs, targets, fake)
 
 
 class Pix2Pix(SingleGeneratorMethod):

@@ -10,8 +10,7 @@ Every cell's child run holds the model ``model`` (MLflow's "Logged models"; regi
 
 The model is logged from code (:mod:`upgan.pipelines.mlflow_model_code`): loading runs that
 file, which imports this module, so it needs the ``upgan`` package importable, and unpickles
-nothing.
-``upgan predict`` takes ``runs:/<run id>/model`` and ``models:/<name>/<version>`` too
+nothing. ``upgan predict`` takes ``runs:/<run id>/model`` and ``models:/<name>/<version>`` too
 (:func:`download_bundle`).
 """
 
@@ -30,6 +29,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
+from upgan.methods import predict_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ class CellModel(PythonModel):
             ``image``: the translated slices ``(N, 1, H, W)``, unclipped, and, for methods with
             an uncertainty (the UP-GAN family), ``sigma``: its σ map ``(N, 1, H, W)``.
         """
-        from upgan.methods import predict_bundle
-
         params = params or {}
         prediction = predict_bundle(self.bundle, np.asarray(model_input, dtype=np.float32),
                                     device=str(params.get("device", "auto")),

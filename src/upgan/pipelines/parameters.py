@@ -28,6 +28,7 @@ from upgan.pipelines.training.config import (
 from upgan.preparation import PreparationConfig
 from upgan.runtime import check_cpu_threads
 from upgan.schema import Schema, check_keys
+from upgan.structure import check_seeds
 from upgan.tasks import cohort_layouts, get_layout, get_task, task_names
 
 
@@ -51,6 +52,7 @@ SCHEMA: Schema = {
     "data_root": None,
     "tasks": None,
     "methods": None,
+    "seeds": None,
     "runtime": {"cpu_threads": None},
     "upgan": {
         "n_phases": None,
@@ -61,7 +63,7 @@ SCHEMA: Schema = {
         "phase": STAGE,
         "fine_tune": {**STAGE, "steps": None},
     },
-    "training": dict.fromkeys(("seed", "device", "bf16", "channels_last", "compile", "log_every_n_steps",
+    "training": dict.fromkeys(("device", "bf16", "channels_last", "compile", "log_every_n_steps",
                                "steps", "val_every", "residual_learning", "checkpoint_dir")),
     "baselines": {"optimiser": STAGE, **{name: _single_schema(name) for name in names(kind="single")}},
     "weak_supervision": dict.fromkeys(("tasks", "counts", "methods")),
@@ -119,7 +121,7 @@ def _require(block: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
 
 def _check_training(params: Mapping[str, Any]) -> None:
     upgan, training = dict(params.get("upgan") or {}), dict(params.get("training") or {})
-    _require(training, ("seed", "steps"), "training")
+    _require(training, ("steps",), "training")
     _require(upgan, ("n_phases", "phase", "fine_tune"), "upgan")
     for task in params.get("tasks", []):
         residual_learning(task, training)  # checks training.residual_learning
@@ -205,6 +207,7 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
     """Check every group of the run's parameters (keys, then values); one-line ValueErrors."""
     check_keys(params, schema())
     check_cpu_threads(dict(params.get("runtime") or {}).get("cpu_threads"))
+    check_seeds(params.get("seeds", [2021]))
     _check_cohorts(params)
     _check_tasks(params)
     _check_training(params)

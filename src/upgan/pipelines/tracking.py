@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CELL = re.compile(r"^(?P<task>[^.]+)\.(?P<method>[^.]+)\.n(?P<n>\d+)$")
-"""A cell's namespace, e.g. ``pet_to_ct.upgan.n29``."""
+CELL = re.compile(r"^(?P<task>[^.]+)\.(?P<method>[^.]+)\.n(?P<n>\d+)(?:\.s(?P<seed>\d+))?$")
+"""A cell's namespace, e.g. ``pet_to_ct.upgan.n29.s2021`` (no seed: the ``input`` reference)."""
 REPORT_PATH = "report"
 """Where the parent run holds the report (Table 1, the contract tables, the methods figures)."""
 
@@ -65,17 +65,22 @@ def parent_run_id() -> str | None:
     return _gate["parent"] if _gate["open"] else None
 
 
-def cell_name(task: str, method: str, n_train_patients: int) -> str:
-    """Namespace of a cell, e.g. ``pet_to_ct.upgan.n29``."""
-    return f"{task}.{method}.n{n_train_patients:02d}"
+def cell_name(task: str, method: str, n_train_patients: int, seed: int | None = None) -> str:
+    """Namespace of a cell, e.g. ``pet_to_ct.upgan.n29.s2021`` (``seed`` ``None``: no seed level,
+    as for the do-nothing ``input``)."""
+    name = f"{task}.{method}.n{n_train_patients:02d}"
+    return name if seed is None else f"{name}.s{seed}"
 
 
 def _cell_tags(name: str) -> dict[str, str]:
     match = CELL.match(name)
     if match is None:
-        raise ValueError(f"{name!r} is not a cell namespace (<task>.<method>.n<NN>)")
-    return {"task": match["task"], "method": match["method"], "n_train_patients": str(int(match["n"])),
+        raise ValueError(f"{name!r} is not a cell namespace (<task>.<method>.n<NN>.s<seed>)")
+    tags = {"task": match["task"], "method": match["method"], "n_train_patients": str(int(match["n"])),
             "cell": name}
+    if match["seed"] is not None:
+        tags["seed"] = str(int(match["seed"]))
+    return tags
 
 
 def cell_run_id(name: str, create: bool = False) -> str | None:
@@ -101,13 +106,14 @@ def cell_run_id(name: str, create: bool = False) -> str | None:
 
 
 @contextmanager
-def cell_run(task: str, method: str, n_train_patients: int) -> Iterator[mlflow.ActiveRun | None]:
+def cell_run(task: str, method: str, n_train_patients: int,
+             seed: int | None = None) -> Iterator[mlflow.ActiveRun | None]:
     """Enter the cell's child run (created on first use) under the active parent run; yields
     ``None`` and does nothing outside a Kedro run."""
     if not active():
         yield None
         return
-    name = cell_name(task, method, n_train_patients)
+    name = cell_name(task, method, n_train_patients, seed)
     run_id = cell_run_id(name)
     if run_id is not None:
         run = mlflow.start_run(run_id=run_id, nested=True)
@@ -164,12 +170,13 @@ def _log_file(run_id: str, name: str, write: Callable[[Path], None], artifact_pa
         MlflowClient().log_artifact(run_id, str(path), artifact_path=artifact_path)
 
 
-def attach_figure(task: str, method: str, n_train_patients: int, figure: Figure, name: str) -> None:
+def attach_figure(task: str, method: str, n_train_patients: int, seed: int | None, figure: Figure,
+                  name: str) -> None:
     """Attach a figure to a cell's child run as ``figures/<name>`` without re-opening the run
     (no-op outside a Kedro run)."""
     if not active():
         return
-    run_id = cell_run_id(cell_name(task, method, n_train_patients), create=True)
+    run_id = cell_run_id(cell_name(task, method, n_train_patients, seed), create=True)
     _log_file(run_id, name, lambda p: figure.savefig(p, dpi=110), "figures")
 
 

@@ -111,6 +111,7 @@ def tag_parent_run(client: MlflowClient, run_id: str, runner: Any) -> None:
     mark its experiment as model development (MLflow's UI then opens it on the runs table)."""
     client.set_tag(run_id, HOST_TAG, socket.gethostname())
     client.set_tag(run_id, PID_TAG, str(os.getpid()))
+    # kedro-mlflow sets every run parameter as a tag: Kedro records the runner as str(runner)
     client.set_tag(run_id, "runner", runner_name(runner))
     experiment_id = client.get_run(run_id).info.experiment_id
     if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:  # keep a choice made in the UI

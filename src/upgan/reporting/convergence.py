@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from upgan.reporting.figures import subplots
-from upgan.reporting.tables import method_labels, ordered
+from upgan.reporting.formatting import method_labels, ordered
 
 logger = logging.getLogger(__name__)
 

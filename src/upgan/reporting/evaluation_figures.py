@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from upgan.evaluation import CONTRACT_COLUMNS, METRICS
 from upgan.reporting.figures import show_image, subplots
-from upgan.reporting.tables import METRIC_LABELS, method_labels, ordered, task_labels
+from upgan.reporting.formatting import METRIC_LABELS, method_labels, ordered, task_labels
 from upgan.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,9 @@ def calibration_figure(
 
 def sweep_figure(summary: pd.DataFrame, title: str = "") -> Figure:
     """Figure 4 analogue: SSIM, PSNR and MAE (columns) against the number of training patients,
-    one line per method with error bars of ± std, one row per task."""
+    one line per method, one row per task. The points are the means over test subjects (each
+    subject averaged over seeds); the error bars are ± the std over training seeds of the
+    per-seed means (none with one seed): how far a retraining moves each point."""
     missing = [c for c in CONTRACT_COLUMNS["summary"] if c not in summary.columns]
     if missing:
         raise ValueError(f"sweep_figure: summary lacks {missing}")
@@ -140,7 +142,7 @@ def sweep_figure(summary: pd.DataFrame, title: str = "") -> Figure:
                 if cell.empty:
                     continue
                 ax.errorbar(cell["n_train_patients"] + (k - len(methods) / 2) * 0.12,
-                            cell[f"{metric}_mean"], yerr=cell[f"{metric}_std"].fillna(0.0),
+                            cell[f"{metric}_mean"], yerr=cell[f"{metric}_seed_std"].fillna(0.0),
                             marker="o", ms=4, capsize=3, label=names.get(method, method))
             units = get_task(task).mae_units if metric == "mae" else ""
             unit = f" ({units})" if units else ""
@@ -151,6 +153,8 @@ def sweep_figure(summary: pd.DataFrame, title: str = "") -> Figure:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     # one legend for the whole figure, below the panels, so it never hides a curve
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=10)
+    seeds = int(summary["n_seeds"].max())
+    fig.suptitle(f"{title} (error bars: ± std over {seeds} training seeds)" if seeds > 1 else
+                 f"{title} (one training seed: no error bars)", fontsize=10)
     fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     return fig

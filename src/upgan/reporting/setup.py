@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from upgan.methods.registry import get
-from upgan.reporting.tables import method_labels, task_labels
+from upgan.reporting.formatting import method_labels, task_labels
 
 
 def _cascade(config: Mapping[str, Any]) -> str:

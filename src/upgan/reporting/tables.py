@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 
 import pandas as pd
 
@@ -17,34 +16,15 @@ from upgan.evaluation import (
     claim_verdicts,
     claims_markdown,
 )
-from upgan.methods.registry import labels, proposed
+from upgan.methods.registry import proposed
+from upgan.reporting.formatting import METRIC_LABELS, method_labels, ordered, task_labels
+from upgan.reporting.seeds import seed_spread_table, seeds_and_budget
 from upgan.tasks import TASKS, get_task
 
 logger = logging.getLogger(__name__)
 
-INPUT_LABEL = "input (do nothing)"
-"""Label of the do-nothing reference row."""
-
-METRIC_LABELS: dict[str, str] = {"ssim": "SSIM", "psnr": "PSNR", "mae": "MAE"}
-
 HU_WINDOW_TEXT = "window [-1024, 3071] HU"
 """The CT window of the HU tasks' MAE, as the units line states it."""
-
-
-def method_labels() -> dict[str, str]:
-    """Table rows in order (configuration name -> label): the do-nothing ``input``, then every
-    registered method in table order."""
-    return {INPUT: INPUT_LABEL, **labels()}
-
-
-def task_labels() -> dict[str, str]:
-    """Table column groups in the paper's order (task name -> label)."""
-    return {name: spec.label or name for name, spec in TASKS.items()}
-
-
-def ordered(values: list[str], order: Mapping[str, str]) -> list[str]:
-    """Known names in the order of ``order``'s keys, then unknown ones in their given order."""
-    return [v for v in order if v in values] + [v for v in values if v not in order]
 
 
 def paper_table1() -> dict[str, dict[str, str]]:
@@ -100,6 +80,12 @@ def _fmt(mean: float, std: float, decimals: int) -> str:
     return text
 
 
+def _holm_or_raw(hit: pd.DataFrame) -> float:
+    """The Holm-adjusted p of a significance row (the raw p of a table without ``p_holm``)."""
+    column = "p_holm" if "p_holm" in hit.columns else "p_value"
+    return float(hit[column].iloc[0])
+
+
 def _fmt_p(p: float) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
@@ -149,7 +135,7 @@ def _input_tests(significance: pd.DataFrame | None, tasks: list[str], n_full: di
     if sig.empty or not ref_tasks:
         return []
     names, task_names = method_labels(), task_labels()
-    lines = ["## Does each method beat doing nothing? (vs `input`, Wilcoxon, two-sided)", "",
+    lines = ["## Does each method beat doing nothing? (vs `input`, Wilcoxon, two-sided, Holm-adjusted p)", "",
              "`+`: the method is better than the input (sign of the paired t statistic), `−`: "
              "worse.", "",
              "| method vs input | " + " | ".join(f"{task_names.get(t, t)} {METRIC_LABELS[m]}"
@@ -169,7 +155,7 @@ def _input_tests(significance: pd.DataFrame | None, tasks: list[str], n_full: di
                 diff = float(t_hit["statistic"].iloc[0]) if len(t_hit) else float("nan")
                 sign = "" if math.isnan(diff) or diff == 0 else (
                     "+" if (diff > 0) == HIGHER_IS_BETTER[m] else "−")
-                out.append(f"{sign}{_fmt_p(float(hit['p_value'].iloc[0]))}")
+                out.append(f"{sign}{_fmt_p(_holm_or_raw(hit))}")
         lines.append("| " + " | ".join(out) + " |")
     return lines + [""]
 
@@ -204,7 +190,7 @@ def _reference_tests(significance: pd.DataFrame | None, tasks: list[str],
     names, task_names = method_labels(), task_labels()
     reference = proposed()
     ref = names.get(reference, reference)
-    lines = [f"## Paired tests: {ref} vs each method (Wilcoxon signed-rank, two-sided)", ""]
+    lines = [f"## Paired tests: {ref} vs each method (Wilcoxon signed-rank, two-sided, Holm-adjusted p)", ""]
     sig = significance
     if sig is not None and len(sig):
         sig = sig[(sig["test"] == "wilcoxon") & (sig["method_a"] == reference)]
@@ -219,7 +205,7 @@ def _reference_tests(significance: pd.DataFrame | None, tasks: list[str],
             for m in METRICS:
                 hit = sig[(sig["task"] == t) & (sig["n_train_patients"] == n_full[t])
                           & (sig["method_b"] == method) & (sig["metric"] == m)]
-                out.append(_fmt_p(float(hit["p_value"].iloc[0])) if len(hit) else "–")
+                out.append(_fmt_p(_holm_or_raw(hit)) if len(hit) else "–")
         lines.append("| " + " | ".join(out) + " |")
     return lines + ["", "p-values of the paired t-test are in `significance.csv`.", ""]
 
@@ -294,7 +280,8 @@ def _claims_section(claims: pd.DataFrame | None) -> list[str]:
 
 
 def table1_markdown(
-    summary: pd.DataFrame, significance: pd.DataFrame, claims: pd.DataFrame | None
+    summary: pd.DataFrame, significance: pd.DataFrame, claims: pd.DataFrame | None,
+    budget: pd.DataFrame | None = None,
 ) -> str:
     """Table 1 of the reproduction as markdown.
 
@@ -320,8 +307,11 @@ def table1_markdown(
                      f"{task_names.get(t, t)} {int(cells.loc[cells['task'] == t, 'n_subjects'].max())}"
                      for t in tasks) + ".")
     lines.append("")
+    lines += seeds_and_budget(summary, budget)
     lines += _methods_table(cells, tasks)
     lines += ["", _units_line(tasks), ""]
+    lines += seed_spread_table(cells, tasks, task_names,
+                               {(t, m): _metric_decimals(t, m) for t in tasks for m in METRICS})
     lines += _reference_tests(significance, tasks, n_full)
     lines += _input_tests(significance, tasks, n_full)
     lines += _bone_dice(cells)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from upgan.io.files import atomic_path
 from upgan.training.data import SlicePairs
 from upgan.training.history import BestWeights
 from upgan.training.stage import StageConfig, StageRun
@@ -61,11 +62,11 @@ def stage_fingerprint(
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a sibling temporary file, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``
+    (:func:`upgan.io.files.atomic_path`: a failed save leaves the old checkpoint and no
+    temporary file)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def save_checkpoint(run: StageRun, path: Path, fingerprint: str, device: torch.device) -> None:
@@ -92,9 +93,43 @@ def save_checkpoint(run: StageRun, path: Path, fingerprint: str, device: torch.d
     save_atomic(state, path)
 
 
-def load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any]:
-    """The checkpoint at ``path``; ValueError naming the file when its fingerprint differs."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` to ``<name>.corrupt`` (``<name>.corrupt-<k>`` when taken); the new path."""
+    target = path.with_name(path.name + ".corrupt")
+    k = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{k}")
+        k += 1
+    os.replace(path, target)
+    return target
+
+
+def read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` as saved, or None when it cannot be read as one (cut short,
+    corrupt): then it is moved aside (:func:`set_aside`) with a warning naming it. Errors of the
+    file system (OSError: permissions, a missing disk) are raised, never taken for corruption."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ...
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
+    else:
+        if isinstance(state, dict):
+            return state
+        reason = f"it holds a {type(state).__name__}, not a checkpoint"
+    moved = set_aside(path)
+    logger.warning("checkpoint %s is unreadable (%s; cut short or corrupt?): moved it to %s; "
+                   "the stage trains from the start", path, reason, moved)
+    return None
+
+
+def load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The checkpoint at ``path``; None when it is unreadable (moved aside, see
+    :func:`read_checkpoint`); ValueError naming the file when its fingerprint differs."""
+    state = read_checkpoint(path)
+    if state is None:
+        return None
     if state.get("fingerprint") != fingerprint:
         raise ValueError(
             f"checkpoint {path} belongs to a different stage, method, config or data "
@@ -103,10 +138,13 @@ def load_checkpoint(path: Path, fingerprint: str) -> dict[str, Any]:
     return state
 
 
-def resume(run: StageRun, path: Path, fingerprint: str, device: torch.device) -> None:
+def resume(run: StageRun, path: Path, fingerprint: str, device: torch.device) -> bool:
     """Restore ``run`` from the checkpoint at ``path`` (see :func:`load_checkpoint`): networks,
-    optimisers, schedulers, RNG, counters, history and best weights."""
+    optimisers, schedulers, RNG, counters, history and best weights. False (``run`` left
+    untouched, so the stage trains from the start) when the file is unreadable."""
     state = load_checkpoint(path, fingerprint)
+    if state is None:
+        return False
     load_states(run.generators, state["generator_states"])
     load_states(run.discriminators, state["discriminator_states"])
     for opt, sd in zip(run.optimizers, state["optimizers"], strict=True):
@@ -122,3 +160,4 @@ def resume(run: StageRun, path: Path, fingerprint: str, device: torch.device) ->
     run.history.records = list(state["history"])
     run.history.resumed_from_step = run.step
     logger.info("stage %s: resuming from %s at step %d", run.config.name, path, run.step)
+    return True

@@ -1,8 +1,18 @@
-"""Nodes of the data_preparation pipeline: adapters between the catalog and the core."""
+"""Nodes of the data_preparation pipeline: adapters between the catalog and the core.
+
+The prepared data of a task (``split.csv``, ``volumes.csv``, the train / val / test slices) are
+one set: each records the fingerprint of the settings and cohort that made it
+(:func:`preparation_fingerprint`), and slices load only beside manifests that record the same
+(:class:`upgan.io.datasets.SliceSetDataset`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,6 +22,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from upgan.io.cohort import SyntheticCohortSpec, discover_cohort, write_synthetic_cohort
+from upgan.io.datasets import FINGERPRINT, PreparedSlices
 from upgan.io.slices import SliceSet, concat_slice_sets
 from upgan.preparation import PreparationConfig, prepare_subject, split_subjects
 from upgan.reporting.figures import data_preview
@@ -69,22 +80,53 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
     return index
 
 
+def preparation_fingerprint(task_name: str, cohort_index: pd.DataFrame, split: Mapping[str, Any],
+                            preparation: Mapping[str, Any] | None, cohorts: dict[str, Any]) -> str:
+    """sha256 of what makes a task's prepared data: its split and preparation settings (the
+    latter with their defaults filled in), its cohort settings (but ``n_workers``) and the cohort
+    index (every volume's path and geometry)."""
+    cohort = {k: v for k, v in _cohort_of(task_name, cohorts).items() if k != "n_workers"}
+    index = cohort_index.astype(str).sort_values(["subject_id", "modality"]).to_csv(index=False)
+    payload = {
+        "task": task_name,
+        "split": dict(split),
+        "preparation": dataclasses.asdict(PreparationConfig.from_params(preparation or {})),
+        "cohort": cohort,
+        "cohort_index": hashlib.sha256(index.encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def split_cohort(task_name: str, cohort_index: pd.DataFrame, split: dict[str, Any],
-                 cohorts: dict[str, Any]) -> pd.DataFrame:
+                 cohorts: dict[str, Any], preparation: dict[str, Any] | None = None) -> pd.DataFrame:
     """Seeded patient-level split (``train``, ``val``, ``test`` counts and ``seed``); errors
-    name the task, its ``<task>.split`` parameters and the cohort folder."""
+    name the task, its ``<task>.split`` parameters and the cohort folder. Every row records the
+    :func:`preparation_fingerprint` (column ``fingerprint``)."""
     known = ["train", "val", "test", "seed"]
     unknown = sorted(set(split) - set(known))
     if unknown:
         raise ValueError(unknown_keys_message(unknown, known, f"{task_name}.split"))
     try:
-        return split_subjects(
+        manifest = split_subjects(
             cohort_index["subject_id"].unique().tolist(),
             split["train"], split["val"], split["test"], int(split["seed"]),
         )
     except ValueError as error:
         raise ValueError(f"{error} (task {task_name}, parameters {task_name}.split, cohort folder "
                          f"{_cohort_folder(task_name, cohorts)})") from error
+    manifest[FINGERPRINT] = preparation_fingerprint(task_name, cohort_index, split, preparation, cohorts)
+    return manifest
+
+
+def _check_split_manifest(task_name: str, split_manifest: pd.DataFrame, expected: str) -> None:
+    """ValueError when the split manifest was made by other settings than this preparation's."""
+    recorded = set(split_manifest[FINGERPRINT].dropna()) if FINGERPRINT in split_manifest else set()
+    if recorded != {expected}:
+        raise ValueError(
+            f"{task_name}: the split manifest (split.csv) was made by other split, preparation or "
+            "cohort settings than these; prepare the task again as a whole: "
+            f"kedro run --pipeline data_preparation --namespaces {task_name}"
+        )
 
 
 def _prepare_one(args: tuple) -> tuple[SliceSet, dict[str, Any]]:
@@ -98,16 +140,21 @@ def prepare_slices(
     split_manifest: pd.DataFrame,
     preparation: dict[str, Any],
     cohorts: dict[str, Any],
-) -> tuple[SliceSet, SliceSet, SliceSet, pd.DataFrame]:
+    split: dict[str, Any],
+) -> tuple[PreparedSlices, PreparedSlices, PreparedSlices, pd.DataFrame]:
     """Turn every subject of the split into normalised input/target axial slices.
 
     The corruption of each subject (motion, random k-space lines) is seeded from
-    ``cohort.seed`` and the subject id; ``cohort.n_workers`` processes share the work.
+    ``cohort.seed`` and the subject id; ``cohort.n_workers`` processes share the work. The
+    split manifest must record the :func:`preparation_fingerprint` of these settings (it was
+    made by them); every output records it too.
 
     Returns:
         Train, validation and test slices, and a per-subject manifest (split, source files,
         prepared geometry, normalisation) for putting predictions back into world space.
     """
+    fingerprint = preparation_fingerprint(task_name, cohort_index, split, preparation, cohorts)
+    _check_split_manifest(task_name, split_manifest, fingerprint)
     task = get_task(task_name)
     cohort = _cohort_of(task_name, cohorts)
     config = PreparationConfig.from_params(preparation)
@@ -143,8 +190,10 @@ def prepare_slices(
             )
         parts[row["split"]].append(slices)
         rows.append(row)
-    sets = [concat_slice_sets(parts[s], config.slice_size) for s in ("train", "val", "test")]
+    sets = [PreparedSlices.of(concat_slice_sets(parts[s], config.slice_size), fingerprint)
+            for s in ("train", "val", "test")]
     manifest = pd.DataFrame(rows)
+    manifest[FINGERPRINT] = fingerprint
     front = ["subject_id", "split", "n_slices", "n_kept"]
     manifest = manifest[front + [c for c in manifest.columns if c not in front]]
     logger.info(

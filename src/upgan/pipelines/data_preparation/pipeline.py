@@ -15,10 +15,11 @@ def template(task: str) -> Pipeline:
         [
             Node(bind(nodes.index_cohort, task), ["params:cohorts", "params:preparation"],
                  "cohort_index", name="index_cohort"),
-            Node(bind(nodes.split_cohort, task), ["cohort_index", "params:split", "params:cohorts"],
+            Node(bind(nodes.split_cohort, task),
+                 ["cohort_index", "params:split", "params:cohorts", "params:preparation"],
                  "split_manifest", name="split_cohort"),
             Node(bind(nodes.prepare_slices, task),
-                 ["cohort_index", "split_manifest", "params:preparation", "params:cohorts"],
+                 ["cohort_index", "split_manifest", "params:preparation", "params:cohorts", "params:split"],
                  ["train_slices", "val_slices", "test_slices", "volume_manifest"],
                  name="prepare_slices"),
             Node(bind(nodes.plot_data_preview, task), ["test_slices", "params:preparation"],

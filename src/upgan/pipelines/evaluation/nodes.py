@@ -23,7 +23,7 @@ from upgan.tasks import get_task
 logger = logging.getLogger(__name__)
 
 
-def _to_units(task: str, row: pd.Series, image: np.ndarray, sigma: bool, preparation: dict) -> np.ndarray:
+def _to_units(task: str, row: pd.Series, image: np.ndarray, sigma: bool) -> np.ndarray:
     """Normalised scale -> the target's units (HU for CT; the T1 volume's own scale for MRI), by the
     task's target normalisation and the subject's manifest record."""
     record = json.loads(row["target_normalisation"])
@@ -41,6 +41,7 @@ def evaluate_cell(
     task: str,
     method: str,
     n_train_patients: int,
+    seed: int,
     test_slices: SliceSet,
     volume_manifest: pd.DataFrame,
     model: ModelBundle,
@@ -58,12 +59,12 @@ def evaluate_cell(
         the predicted volumes (and σ) as lazily written NIfTI files on the prepared grid with
         the source's world geometry, and the example slice for the figures.
     """
-    cell = tracking.cell_name(task, method, n_train_patients)
+    cell = tracking.cell_name(task, method, n_train_patients, seed)
     prediction = predict_bundle(model, test_slices.inputs, device=str(training.get("device", "auto")))
     hu_window = PreparationConfig.from_params(preparation).hu_window
     per_subject = evaluation.subject_metrics(prediction.image, test_slices.targets, test_slices.subject_ids,
                                              task, hu_window=hu_window)
-    metrics = evaluation.label_cell(per_subject, task, method, n_train_patients, keep_extra=True)
+    metrics = evaluation.label_cell(per_subject, task, method, n_train_patients, seed, keep_extra=True)
     prediction.image = np.clip(prediction.image, *evaluation.VALID_RANGE)  # scored and written clipped
     uncertainty = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["uncertainty"])
     calibration = pd.DataFrame()
@@ -73,7 +74,7 @@ def evaluate_cell(
         uncertainty = evaluation.uncertainty_rows(
             task, method, n_train_patients, [np.clip(p["image"], *evaluation.VALID_RANGE) for p in phases],
             [p["sigma"] for p in phases],
-            test_slices.targets, labels,
+            test_slices.targets, labels, seed=seed,
         )
         abs_error = np.abs(prediction.image - test_slices.targets)
         calibration = evaluation.calibration_table(prediction.sigma, abs_error)
@@ -86,10 +87,10 @@ def evaluate_cell(
         keep = test_slices.subject_ids == subject
         row = manifest.loc[subject]
         index = test_slices.slice_index[keep]
-        image = _to_units(task, row, prediction.image[keep, 0], False, preparation)
+        image = _to_units(task, row, prediction.image[keep, 0], False)
         volumes[f"{subject}_prediction"] = _volume_writer(row, image, index)
         if prediction.sigma is not None:
-            sigma = _to_units(task, row, prediction.sigma[keep, 0], True, preparation)
+            sigma = _to_units(task, row, prediction.sigma[keep, 0], True)
             volumes[f"{subject}_sigma"] = _volume_writer(row, sigma, index)
     k = evaluation.example_slice(test_slices.targets, test_slices.subject_ids)
     example = {
@@ -100,7 +101,7 @@ def evaluate_cell(
     if prediction.sigma is not None:
         example["sigma"] = prediction.sigma[k, 0]
     summary = evaluation.summarise(metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]])
-    with tracking.cell_run(task, method, n_train_patients):
+    with tracking.cell_run(task, method, n_train_patients, seed):
         row = summary.iloc[0]
         tracking.log_metrics({f"test_{c}": float(row[c]) for c in summary.columns
                               if c.endswith(("_mean", "_std")) or c == "n_subjects"})

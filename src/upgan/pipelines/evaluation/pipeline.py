@@ -13,11 +13,11 @@ from upgan.pipelines.training.pipeline import nest_cell
 from upgan.tasks import get_task
 
 
-def evaluation_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
+def evaluation_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pipeline:
     """The evaluation of one cell (names relative to the cell namespace, see ``nest_cell``)."""
     return Pipeline([
         Node(
-            bind(nodes.evaluate_cell, task, method, n_train_patients),
+            bind(nodes.evaluate_cell, task, method, n_train_patients, seed),
             ["test_slices", "volume_manifest", "model", "params:preparation", "params:training"],
             ["metrics", "uncertainty", "calibration", "predictions", "example"],
             name="evaluate",
@@ -48,12 +48,14 @@ def reference_cells(tasks: list[str], counts: list[int] | None = None) -> list[t
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Evaluation of every (task, method) cell at full supervision, and the ``input`` reference."""
+    """Evaluation of every (task, method, seed) cell at full supervision, and the ``input``
+    reference (no seed: it trains nothing)."""
     cells = [
-        nest_cell(evaluation_cell(task, method, structure.full_supervision(task)), task, method,
-                  structure.full_supervision(task)).tag(["evaluation", task, method])
+        nest_cell(evaluation_cell(task, method, structure.full_supervision(task), seed), task, method,
+                  structure.full_supervision(task), seed).tag(["evaluation", task, method, f"s{seed}"])
         for task in structure.tasks()
         for method in structure.methods()
+        for seed in structure.seeds()
     ]
     cells += [nest_cell(input_cell(t, n), t, m, n).tag(["evaluation", t, m])
               for t, m, n in reference_cells(structure.tasks())]

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from upgan import evaluation
 from upgan.io.bundle import ModelBundle
 from upgan.io.slices import SliceSet
-from upgan.methods.registry import labels, names, proposed
+from upgan.methods.registry import labels, names
 from upgan.pipelines import tracking
 from upgan.reporting.convergence import budget_table, convergence_figure
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
@@ -29,20 +29,24 @@ def collect_results(
     """Concatenate the cells' per-subject metrics and uncertainty rows (in that order: the first
     ``n_cells`` frames are metrics, of the trained cells and the ``input`` references, the rest
     uncertainty) into the contract tables, plus the PET->CT MAE inside the head mask (mean ± std
-    per cell), which the contract does not carry."""
+    per cell, each subject's value averaged over the cell's seeds), which the contract does not
+    carry. ``seed`` is an integer column, empty for the seedless ``input`` rows."""
     all_metrics = pd.concat(frames[:n_cells], ignore_index=True)
+    all_metrics["seed"] = all_metrics["seed"].astype("Int64")
     metrics = evaluation.check_contract(
         "metrics_per_subject", all_metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]]
     )
     keys = ["task", "method", "n_train_patients"]
     if "mae_head" in all_metrics:
-        head = all_metrics.dropna(subset=["mae_head"]).groupby(keys)["mae_head"].agg(["mean", "std"])
+        per_subject = all_metrics.dropna(subset=["mae_head"]).groupby([*keys, "subject_id"])["mae_head"].mean()
+        head = per_subject.groupby(keys).agg(["mean", "std"])
         head = head.rename(columns={"mean": "mae_head_mean", "std": "mae_head_std"}).reset_index()
     else:
         head = pd.DataFrame(columns=[*keys, "mae_head_mean", "mae_head_std"])
     parts = [f for f in frames[n_cells:] if not f.empty]
     columns = evaluation.CONTRACT_COLUMNS["uncertainty"]
     uncertainty = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    uncertainty["seed"] = uncertainty["seed"].astype("Int64")
     return metrics, evaluation.check_contract("uncertainty", uncertainty), head
 
 
@@ -78,15 +82,12 @@ def _head_mae_markdown(head: pd.DataFrame) -> str:
 def summarise_and_test(
     metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Summary, paired tests of UP-GAN against every other method, and the claims checks."""
-    summary = evaluation.check_contract("summary", evaluation.summarise(metrics_per_subject))
-    methods = set(metrics_per_subject["method"])
-    if proposed() in methods and len(methods) > 1:
-        significance = evaluation.paired_tests(metrics_per_subject)
-    else:
-        significance = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["significance"])
-    significance = evaluation.check_contract("significance", significance)
-    return summary, significance, evaluation.claims_report(summary, significance, uncertainty)
+    """Summary (seeds pooled), paired tests (Holm-adjusted) of the proposed method against every
+    other method and of every method against ``input``, and the claims with their seed agreement."""
+    summary, significance, claims = evaluation.claims_with_seed_agreement(metrics_per_subject, uncertainty)
+    evaluation.check_contract("summary", summary)
+    evaluation.check_contract("significance", significance)
+    return summary, significance, claims
 
 
 def describe_training(
@@ -105,14 +106,14 @@ def describe_training(
 
 def build_report(
     metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame, head_mae: pd.DataFrame | None = None,
-    training_setup: str = "",
+    training_setup: str = "", budget: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """Summary (mean ± std), paired tests of UP-GAN against every other method, the claims
     checks (C0-C6) and Table 1 in markdown (with the head-mask MAE and the training set-up);
     ``table1.md``, ``summary.csv`` and ``claims.csv`` are also attached to the Kedro run's
     MLflow run (``report/``)."""
     summary, significance, claims = summarise_and_test(metrics_per_subject, uncertainty)
-    table = table1_markdown(summary, significance, claims)
+    table = table1_markdown(summary, significance, claims, budget)
     if head_mae is not None:
         table += _head_mae_markdown(head_mae)
     table += training_setup
@@ -124,12 +125,12 @@ def build_report(
     return summary, significance, claims, table
 
 
-def plot_methods(task: str, cells: list[tuple[str, int]], *examples: dict[str, np.ndarray]) -> Figure:
-    """Figure 3 analogue: each method's prediction and residual on the same test slice (also
-    attached to the Kedro run's MLflow run, ``report/figures/``, and to every cell's child run
-    of the task)."""
+def plot_methods(task: str, cells: list[tuple[str, int, int]], *examples: dict[str, np.ndarray]) -> Figure:
+    """Figure 3 analogue: each method's prediction and residual on the same test slice, one
+    seed per method (``cells``: ``(method, n, seed)``; also attached to the Kedro run's MLflow
+    run, ``report/figures/``, and to those cells' child runs)."""
     first = examples[0]
-    predictions = {m: e["prediction"] for (m, _), e in zip(cells, examples, strict=True)}
+    predictions = {m: e["prediction"] for (m, _, _), e in zip(cells, examples, strict=True)}
     title = f"{task}: test subject {first['subject_id']}, slice {int(first['slice_index'])}"
     figure = methods_figure(first["input"], first["target"], predictions, title=title)
     _attach(task, cells, figure, f"methods_{task}.png")
@@ -137,17 +138,17 @@ def plot_methods(task: str, cells: list[tuple[str, int]], *examples: dict[str, n
     return figure
 
 
-def _attach(task: str, cells: list[tuple[str, int]], figure: Figure, name: str) -> None:
+def _attach(task: str, cells: list[tuple[str, int, int]], figure: Figure, name: str) -> None:
     """Attach ``figure`` to the cells' child runs without re-opening them (their durations stay
     the cells' own)."""
-    for method, n in cells:
-        tracking.attach_figure(task, method, n, figure, name)
+    for method, n, seed in cells:
+        tracking.attach_figure(task, method, n, seed, figure, name)
 
 
-def plot_calibration(task: str, cells: list[tuple[str, int]], *tables: pd.DataFrame) -> Figure:
-    """σ calibration (mean |error| per σ bin) and sparsification of the UP-GAN family (also
-    attached to those cells' MLflow child runs)."""
-    methods = [m for m, _ in cells]
+def plot_calibration(task: str, cells: list[tuple[str, int, int]], *tables: pd.DataFrame) -> Figure:
+    """σ calibration (mean |error| per σ bin) and sparsification of the UP-GAN family, one seed
+    per method (also attached to those cells' MLflow child runs)."""
+    methods = [m for m, _, _ in cells]
     calibration, sparsification = {}, {}
     for method, table in zip(methods, tables, strict=True):
         if table.empty:

@@ -79,10 +79,11 @@ def check_steps(value: Any, key: str) -> int:
 
 
 def stage_config(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], steps: int,
-                 seed_offset: int, where: str, extra_keys: tuple[str, ...] = (),
+                 seed: int, where: str, extra_keys: tuple[str, ...] = (),
                  keep_initial: bool = False) -> StageConfig:
     """A :class:`StageConfig` from a stage block (``where`` names it in errors), the shared
-    ``training`` block and the stage's budget in generator updates."""
+    ``training`` block, the stage's budget in generator updates and its seed (initialisation
+    and shuffling)."""
     values = dict(stage)
     unknown = sorted(set(values) - set(STAGE_KEYS) - set(extra_keys))
     if unknown:
@@ -99,7 +100,7 @@ def stage_config(name: str, stage: Mapping[str, Any], training: Mapping[str, Any
         return StageConfig(
             name=name,
             steps=steps,
-            seed=int(training["seed"]) + seed_offset,
+            seed=int(seed),
             device=str(training.get("device", "auto")),
             bf16=bool(training.get("bf16", False)),
             channels_last=bool(training.get("channels_last", False)),

@@ -63,7 +63,7 @@ def _record(task: str, method: str, n_train_patients: int, network: str, params:
     """The stage's history as a table (:func:`history_frame`), also logged (with its
     parameters) under ``network`` in the cell's MLflow child run."""
     frame = history_frame(task, method, n_train_patients, seed, network, history)
-    with tracking.cell_run(task, method, n_train_patients):
+    with tracking.cell_run(task, method, n_train_patients, seed):
         tracking.log_params({**params, "selected_step": history.selected_step}, network)
         tracking.log_history(list(history), network)
     return frame
@@ -73,6 +73,7 @@ def train_upgan_phase(
     task: str,
     method: str,
     n_train_patients: int,
+    seed: int,
     n_phases: int,
     phase: int,
     train_slices: SliceSet,
@@ -89,12 +90,12 @@ def train_upgan_phase(
         The phase bundle (``generator`` and ``discriminator`` weights + config) and the
         stage's validation history.
     """
-    cell = tracking.cell_name(task, method, n_train_patients)
+    cell = tracking.cell_name(task, method, n_train_patients, seed)
     cfg = cascade_config(method, upgan, n_phases, in_channels=train_slices.inputs.shape[1],
                          residual=residual_learning(task, training))
     weights = loss_weights(upgan)
     stage = stage_config(f"{cell} phase {phase}", upgan["phase"], training, phase_steps(training),
-                         1000 * phase, "upgan.phase")
+                         seed + 1000 * phase, "upgan.phase")
     subjects = select_training_subjects(split_manifest, n_train_patients)
     frozen = [b.state_dict("generator") for b in previous]
     train, val = slice_pairs(train_slices, subjects), slice_pairs(val_slices)
@@ -107,7 +108,7 @@ def train_upgan_phase(
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "phase": phase, "cascade": cfg.to_dict(), "train_subjects": subjects}
     frame = _record(task, method, n_train_patients, f"phase_{phase}",
-                    {**stage.fingerprint_fields(), **weights.__dict__}, history, int(training["seed"]))
+                    {**stage.fingerprint_fields(), **weights.__dict__}, history, seed)
     return ModelBundle.pack({"generator": generator, "discriminator": discriminator}, config), frame
 
 
@@ -115,6 +116,7 @@ def fine_tune_upgan(
     task: str,
     method: str,
     n_train_patients: int,
+    seed: int,
     n_phases: int,
     train_slices: SliceSet,
     val_slices: SliceSet,
@@ -130,12 +132,12 @@ def fine_tune_upgan(
         The cell's model bundle (``generator_<m>`` and ``discriminator_<m>`` for every phase,
         and the config ``upgan predict`` needs: task, cascade, preparation) and the history.
     """
-    cell = tracking.cell_name(task, method, n_train_patients)
+    cell = tracking.cell_name(task, method, n_train_patients, seed)
     cfg = cascade_config(method, upgan, n_phases, in_channels=train_slices.inputs.shape[1],
                          residual=residual_learning(task, training))
     weights = loss_weights(upgan)
     stage = stage_config(f"{cell} fine-tune", upgan["fine_tune"], training, fine_tune_steps(upgan),
-                         1000 * cfg.n_phases, "upgan.fine_tune", ("steps",), keep_initial=True)
+                         seed + 1000 * cfg.n_phases, "upgan.fine_tune", ("steps",), keep_initial=True)
     subjects = select_training_subjects(split_manifest, n_train_patients)
     initial_g = [b.state_dict("generator") for b in phases]
     initial_d = [b.state_dict("discriminator") for b in phases]
@@ -150,8 +152,7 @@ def fine_tune_upgan(
     states.update({f"discriminator_{m}": d for m, d in enumerate(discriminators)})
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
               "cascade": cfg.to_dict(), "preparation": dict(preparation), "train_subjects": subjects}
-    frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history,
-                    int(training["seed"]))
+    frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history, seed)
     return ModelBundle.pack(states, config), frame
 
 
@@ -159,6 +160,7 @@ def train_single_cell(
     task: str,
     method: str,
     n_train_patients: int,
+    seed: int,
     train_slices: SliceSet,
     val_slices: SliceSet,
     split_manifest: pd.DataFrame,
@@ -175,11 +177,11 @@ def train_single_cell(
         The cell's model bundle (``generator`` and the method's other networks; config with the
         network settings) and the validation history (with a row per pretrained network).
     """
-    cell = tracking.cell_name(task, method, n_train_patients)
+    cell = tracking.cell_name(task, method, n_train_patients, seed)
     if method not in baselines:
         raise ValueError(f"parameters baselines.{method} are missing")
     optimiser, where = single_optimiser(baselines, method)
-    stage = stage_config(f"{cell} train", optimiser, training, phase_steps(training), 0, where)
+    stage = stage_config(f"{cell} train", optimiser, training, phase_steps(training), seed, where)
     subjects = select_training_subjects(split_manifest, n_train_patients)
     params = {**method_params(baselines, method), "input_residual": residual_learning(task, training)}
     train, val = slice_pairs(train_slices, subjects), slice_pairs(val_slices)
@@ -188,7 +190,6 @@ def train_single_cell(
                            context={"upgan": upgan})
     config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": trained.config,
               "preparation": dict(preparation), "train_subjects": subjects}
-    seed = int(training["seed"])
     frame = _record(task, method, n_train_patients, "generator", stage.fingerprint_fields(), trained.history, seed)
     pretrained = [{"task": task, "method": method, "n_train_patients": int(n_train_patients), "seed": seed,
                    "network": network, "updates": updates, "selected_step": updates, "step": updates,
@@ -206,6 +207,7 @@ def summarise_phases(
     task: str,
     method: str,
     n_train_patients: int,
+    seed: int,
     test_slices: SliceSet,
     training: dict[str, Any],
     model: ModelBundle,
@@ -236,14 +238,14 @@ def summarise_phases(
     table = pd.concat([table, final], ignore_index=True)
     k = example_slice(test_slices.targets, test_slices.subject_ids)  # the slice of Figure 3 too
     shown = [{key: v[k, 0] for key, v in o.items()} for o in outs]
-    cell = tracking.cell_name(task, method, n_train_patients)
+    cell = tracking.cell_name(task, method, n_train_patients, seed)
     figure = phase_figure(
         test_slices.inputs[k, 0], test_slices.targets[k, 0], shown,
         [f"init phase {m}" for m in range(cfg.n_phases)] + [f"fine-tuned phase {m}" for m in range(cfg.n_phases)],
         summary_rows=table.iloc[:-1].to_dict("records"),
         title=f"{cell}: phases on test subject {test_slices.subject_ids[k]}, slice {test_slices.slice_index[k]}",
     )
-    with tracking.cell_run(task, method, n_train_patients):
+    with tracking.cell_run(task, method, n_train_patients, seed):
         # the fine-tuned phases' test metrics are logged by evaluation (test_phase_<m>/...)
         for row in table[table["stage"] == "initialisation"].to_dict("records"):
             tag = f"test/initialisation_{row['phase']}"

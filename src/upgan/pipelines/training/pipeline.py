@@ -1,7 +1,9 @@
-"""training: for each task, the UP-GAN cell at full supervision (``<task>.upgan.n<NN>``).
+"""training: every method for every task at full supervision, once per training seed (cells
+``<task>.<method>.n<NN>.s<seed>``).
 
-Nodes of a cell: ``train_phase_0 -> train_phase_1 -> ... -> fine_tune -> summarise_phases``.
-Each phase node takes the earlier phases' bundles from the catalog and writes its own.
+Nodes of a cascade's cell: ``train_phase_0 -> ... -> fine_tune -> summarise_phases`` (each phase
+node takes the earlier phases' bundles from the catalog and writes its own); a single-generator
+method's cell has one ``train`` node.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from upgan.pipelines.binding import bind
 from upgan.pipelines.training import nodes
 
 
-def upgan_cell(task: str, method: str, n_train_patients: int, n_phases: int) -> Pipeline:
+def upgan_cell(task: str, method: str, n_train_patients: int, seed: int, n_phases: int) -> Pipeline:
     """The nodes of one UP-GAN cell; names are relative to the cell namespace, except the
     task's prepared data (:data:`TASK_DATA`, relative to the task namespace) and parameters."""
     data = ["train_slices", "val_slices", "split_manifest"]
     params = ["params:upgan", "params:training"]
-    cell = (task, method, n_train_patients)
+    cell = (task, method, n_train_patients, seed)
     phase_nodes = [
         Node(
             bind(nodes.train_upgan_phase, *cell, n_phases, m),
@@ -58,24 +60,26 @@ TASK_DATA = {"train_slices", "val_slices", "test_slices", "split_manifest", "vol
 SHARED_PARAMS = {"params:upgan", "params:training", "params:baselines"}
 
 
-def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int) -> Pipeline:
-    """Put a cell template into ``<task>.<method>.n<NN>`` (nested, so Kedro-Viz can fold each
-    level): the task's data and preparation parameters get the task prefix only, the shared
-    hyper-parameters none."""
+def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int, seed: int | None = None) -> Pipeline:
+    """Put a cell template into ``<task>.<method>.n<NN>.s<seed>`` (nested, so Kedro-Viz can fold
+    each level; no seed level for ``seed=None``): the task's data and preparation parameters get
+    the task prefix only, the shared hyper-parameters none."""
     free = cell.inputs()
     task_data = TASK_DATA & free
     shared = SHARED_PARAMS & free
     task_params = shared | ({"params:preparation"} & free)
+    if seed is not None:
+        cell = Pipeline(cell, namespace=f"s{seed}", inputs=task_data, parameters=task_params)
     inner = Pipeline(cell, namespace=f"n{n_train_patients:02d}", inputs=task_data, parameters=task_params)
     inner = Pipeline(inner, namespace=method, inputs=task_data, parameters=task_params)
     return Pipeline(inner, namespace=task, parameters=shared)
 
 
-def single_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
+def single_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pipeline:
     """A single-generator method (a baseline or a control): one training node, same budget."""
     return Pipeline([
         Node(
-            bind(nodes.train_single_cell, task, method, n_train_patients),
+            bind(nodes.train_single_cell, task, method, n_train_patients, seed),
             ["train_slices", "val_slices", "split_manifest", "params:baselines", "params:upgan",
              "params:training", "params:preparation"],
             ["model", "history_train"],
@@ -85,22 +89,23 @@ def single_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
     ])
 
 
-def method_cell(task: str, method: str, n_train_patients: int) -> Pipeline:
+def method_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pipeline:
     """The training nodes of any method's cell (names relative to the cell namespace), tagged
     ``training`` wherever they are used (Table 1 or the sweep)."""
     if get(method).cascade:
-        cell = upgan_cell(task, method, n_train_patients, structure.n_phases())
+        cell = upgan_cell(task, method, n_train_patients, seed, structure.n_phases())
     else:
-        cell = single_cell(task, method, n_train_patients)
+        cell = single_cell(task, method, n_train_patients, seed)
     return cell.tag("training")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Every configured method for every configured task, at full supervision."""
+    """Every configured method for every configured task, at full supervision, once per seed."""
     cells = []
     for task in structure.tasks():
         n = structure.full_supervision(task)
         for method in structure.methods():
-            cell = nest_cell(method_cell(task, method, n), task, method, n)
-            cells.append(cell.tag(["training", task, method]))
+            for seed in structure.seeds():
+                cell = nest_cell(method_cell(task, method, n, seed), task, method, n, seed)
+                cells.append(cell.tag(["training", task, method, f"s{seed}"]))
     return Pipeline(cells)

@@ -1,7 +1,8 @@
 """weak_supervision: the training and evaluation templates for every (task, method, patient count)
 cell, namespaced ``<task>.<method>.n<NN>`` (e.g. ``pet_to_ct.upgan.n05``), then one report.
 
-The grid comes from ``conf/base/parameters_weak_supervision.yml``. Subsets are nested (the first
+The grid comes from ``conf/base/parameters_weak_supervision.yml``; every cell runs once per
+training seed (``seeds``), ``<task>.<method>.n<NN>.s<seed>``. Subsets are nested (the first
 n training subjects of the split's seeded order); validation and test subjects are the same for
 every cell. A cell at the full training split is the same cell as Table 1's, so it is trained
 once for both. Every cell trains for the same number of generator updates (``training.steps``),
@@ -28,10 +29,11 @@ def create_pipeline(**kwargs) -> Pipeline:
     tasks, counts, methods = structure.weak_supervision_grid()
     if not tasks:
         return Pipeline([])
-    cells = [(t, m, n) for t in tasks for m in methods for n in counts]
+    cells = [(t, m, n, s) for t in tasks for m in methods for n in counts for s in structure.seeds()]
     pipes = [
-        nest_cell(method_cell(t, m, n) + evaluation_cell(t, m, n), t, m, n).tag(["weak_supervision", t, m, f"n{n:02d}"])
-        for t, m, n in cells
+        nest_cell(method_cell(t, m, n, s) + evaluation_cell(t, m, n, s), t, m, n, s)
+        .tag(["weak_supervision", t, m, f"n{n:02d}", f"s{s}"])
+        for t, m, n, s in cells
     ]
     references = reference_cells(tasks, counts)
     pipes += [nest_cell(input_cell(t, n), t, m, n).tag(["weak_supervision", t, m, f"n{n:02d}"])
