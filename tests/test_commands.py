@@ -37,3 +37,22 @@ def test_make_ui_and_viz_put_the_venv_on_path():
     readme = (PROJECT / "README.md").read_text()
     section = readme.split("## Plain Kedro commands", 1)[1].split("\n## ", 1)[0]
     assert "make ui" in section and "make viz" in section
+
+
+def test_a_refused_configuration_prints_one_line_not_a_traceback(tmp_path):
+    """`kedro run` with a typo'd parameter ends with exit code 2 and one error line naming the
+    parameter and its hint (no traceback box), before MLflow opens a run."""
+    command = [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipeline", "data_preparation",
+               "--params", f"data_root={tmp_path / 'data'},upgan.phse.steps=5"]
+    env = dict(ENV, OMP_NUM_THREADS="1")
+    env.pop("UPGAN_TRACEBACK", None)
+    result = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Error: unknown parameter upgan.phse" in output and "did you mean upgan.phase?" in output
+    assert "Traceback" not in output and "╭" not in output
+    assert "Mlflow run" not in output  # refused before a run was opened
+    verbose = subprocess.run(command, cwd=PROJECT, env=dict(env, UPGAN_TRACEBACK="1"), capture_output=True,
+                             text=True, timeout=300)
+    assert verbose.returncode != 0 and "unknown parameter upgan.phse" in verbose.stdout + verbose.stderr
+    assert "Traceback" in verbose.stdout + verbose.stderr or "╭" in verbose.stdout + verbose.stderr

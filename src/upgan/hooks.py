@@ -35,7 +35,7 @@ class ProjectStructureHooks:
 class RuntimeHooks:
     """Check the parameters and apply the ``runtime`` ones (CPU threads) before a pipeline runs."""
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run for a run that is refused
     def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
         """Validate every parameter group (any pipeline), then configure torch's CPU threads
         from ``runtime.cpu_threads``; a bad configuration fails here, before any node runs."""
