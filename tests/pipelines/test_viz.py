@@ -1,4 +1,5 @@
-"""`kedro viz build` succeeds; namespaces become collapsible groups; datasets carry layers."""
+"""`kedro viz build` succeeds; namespaces become collapsible groups; datasets carry layers; the
+default view with every group folded is readable (few elements), and no node lacks type hints."""
 
 import json
 import os
@@ -23,6 +24,15 @@ def test_kedro_viz_build(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     main = json.loads((project / "build" / "api" / "main").read_text())
     groups = set(main["modular_pipelines"])
-    assert {"pet_to_ct", "pet_to_ct.upgan", "pet_to_ct.upgan.n04", "mri_recon.pix2pix.n04"} <= groups
+    assert {"pet_to_ct", "pet_to_ct.upgan", "pet_to_ct.upgan.n04", "pet_to_ct.upgan.n04.s2021",
+            "mri_recon.pix2pix.n04.s2022"} <= groups
+    # every group folded: the tasks, their three results, the report and its parameters
+    top = main["modular_pipelines"]["__root__"]["children"]
+    assert len(top) <= 40, len(top)
+    names = {n["id"]: n["name"] for n in main["nodes"]}
+    shown = {names[c["id"]] for c in top if c["id"] in names}
+    assert {"pet_to_ct", "mri_recon", "mri_motion", "pet_to_ct.results", "table1"} <= shown
+    assert not any(".n04." in name for name in shown)  # no cell's dataset is left loose
+    assert "Could not extract type hints" not in result.stdout + result.stderr
     layers = {n.get("layer") for n in main["nodes"] if n.get("type") == "data"}
     assert {"raw", "model_input", "models", "model_output", "reporting"} <= layers

@@ -85,11 +85,30 @@ class AtomicTextDataset(_AtomicSave, TextDataset):
 
 
 class AtomicMatplotlibDataset(_AtomicSave, MatplotlibDataset):
-    """``matplotlib.MatplotlibDataset`` written atomically (one figure; a list or dict of
-    figures, written as a folder of files, is saved as the base class does)."""
+    """``matplotlib.MatplotlibDataset`` written atomically: one figure to its file, or a dict of
+    figures (``name.png`` -> figure) to a folder, each file atomically (the folder's other files
+    are kept; a list is saved as the base class does)."""
 
     def _atomic_applies(self, data: Any) -> bool:
         return super()._atomic_applies(data) and not isinstance(data, (list, dict))
+
+    def save(self, data: Any) -> None:
+        if isinstance(data, dict) and getattr(self, "_protocol", None) == "file":
+            folder = Path(get_filepath_str(self._get_save_path(), "file"))
+            for name, figure in data.items():
+                if Path(name).name != name:
+                    raise ValueError(f"figure name {name!r} must be a file name (no folders)")
+                with atomic_path(folder / name) as tmp:
+                    figure.savefig(tmp, **self._save_args)
+            return
+        super().save(data)
+
+    def load(self) -> np.ndarray:
+        """The saved image as an ``(H, W, 4)`` RGBA array (a single-figure file), so a figure
+        can be the input of a node (the reporting gathers every output of a task's cells)."""
+        import matplotlib.image
+
+        return matplotlib.image.imread(str(self._filepath))
 
 
 #: Column of a task's ``split.csv`` and ``volumes.csv``, and key of its slice ``.npz`` files: the

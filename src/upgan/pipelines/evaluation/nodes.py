@@ -67,7 +67,7 @@ def evaluate_cell(
     metrics = evaluation.label_cell(per_subject, task, method, n_train_patients, seed, keep_extra=True)
     prediction.image = np.clip(prediction.image, *evaluation.VALID_RANGE)  # scored and written clipped
     uncertainty = pd.DataFrame(columns=evaluation.CONTRACT_COLUMNS["uncertainty"])
-    calibration = pd.DataFrame()
+    calibration = pd.DataFrame(columns=["kind"])  # a method without σ: none (a readable empty table)
     if prediction.phases is not None:
         labels = [str(m) for m in range(len(prediction.phases))] + ["final"]
         phases = [*prediction.phases, prediction.phases[-1]]

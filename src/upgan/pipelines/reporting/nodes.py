@@ -159,3 +159,86 @@ def plot_calibration(task: str, cells: list[tuple[str, int, int]], *tables: pd.D
     figure = calibration_figure(calibration, sparsification, title=f"{task}: uncertainty calibration")
     _attach(task, cells, figure, f"calibration_{task}.png")
     return figure
+
+
+# ------------------------------------------------------------------------------------------------
+# one results object per task (the default pipeline's report reads three datasets, not one per
+# cell output: Kedro-Viz then folds every cell into its task)
+# ------------------------------------------------------------------------------------------------
+def gather_task(task: str, layout: list[tuple[str, str, int | None, str]], *datasets: Any) -> dict[str, Any]:
+    """Everything the report needs from one task, from every output of its cells.
+
+    ``layout`` names each dataset: ``(method, kind, seed, history network or "")`` with ``kind``
+    one of ``metrics, uncertainty, calibration, example, history, model, val_slices`` or
+    ``other`` (an output gathered only so that it belongs to its task: predictions, phase
+    summaries and figures, the data preview). The first seed of each method is the one the
+    figures show; its model configs describe the training set-up.
+    """
+    if len(layout) != len(datasets):
+        raise ValueError(f"{task}: {len(layout)} named inputs but {len(datasets)} datasets")
+    out: dict[str, Any] = {"task": task, "metrics": [], "uncertainty": [], "histories": [],
+                           "figure_histories": [], "calibration": {}, "examples": {}, "models": [],
+                           "input_val_mae": None}
+    seeds = sorted({seed for _, _, seed, _ in layout if seed is not None})
+    first = seeds[0] if seeds else None
+    for (method, kind, seed, _), data in zip(layout, datasets, strict=True):
+        if kind in ("metrics", "uncertainty"):
+            out[kind].append(data)
+        elif kind == "history":
+            out["histories"].append(data)
+            if seed == first:
+                out["figure_histories"].append(data)
+        elif kind == "calibration" and seed == first and not data.empty:
+            out["calibration"][method] = data
+        elif kind == "example" and seed == first:
+            out["examples"][method] = data
+        elif kind == "model" and seed == first:
+            out["models"].append(data.config)
+        elif kind == "val_slices" and get_task(task).input_is_reference:
+            x = np.clip(data.inputs[:, :1], *evaluation.VALID_RANGE)
+            out["input_val_mae"] = float(np.abs(x - data.targets).mean())
+    return out
+
+
+def collect_task_results(*results: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The contract tables of every task (see :func:`collect_results`)."""
+    metrics = [f for r in results for f in r["metrics"]]
+    uncertainty = [f for r in results for f in r["uncertainty"]]
+    return collect_results(len(metrics), *metrics, *uncertainty)
+
+
+def task_budget(*results: dict[str, Any]) -> pd.DataFrame:
+    """``budget.csv`` of every task (see :func:`training_budget`)."""
+    return training_budget(*[h for r in results for h in r["histories"]])
+
+
+def describe_task_training(upgan: dict[str, Any], training: dict[str, Any], *results: dict[str, Any]) -> str:
+    """The "Training set-up" section from the first seed's model configs of every cell."""
+    from upgan.pipelines.training.config import fine_tune_steps, phase_steps
+
+    return training_setup_markdown(
+        [config for r in results for config in r["models"]], phase_steps(training), fine_tune_steps(upgan),
+        int(upgan["phase"]["batch_size"]), training.get("val_every"),
+        str(upgan.get("loss", {}).get("recipe", "paper")),
+    )
+
+
+def plot_task_figures(n_train_patients: dict[str, int], first_seed: int,
+                      *results: dict[str, Any]) -> dict[str, Figure]:
+    """Per task the methods figure (Figure 3 analogue), the convergence figure and the σ
+    calibration of the UP-GAN family, one seed per method, as ``<kind>_<task>.png`` -> figure (the
+    methods figures also go to the Kedro run's MLflow run and every figure to its cells' runs)."""
+    figures: dict[str, Figure] = {}
+    for r in results:
+        task = r["task"]
+        n = n_train_patients[task]
+        methods = list(r["examples"])
+        examples = [r["examples"][m] for m in methods]
+        figures[f"methods_{task}.png"] = plot_methods(task, [(m, n, first_seed) for m in methods], *examples)
+        figures[f"convergence_{task}.png"] = convergence_figure(
+            r["figure_histories"], r["input_val_mae"], title=f"{task}: validation MAE during training")
+        cascades = [m for m in methods if m in r["calibration"]]
+        if cascades:
+            figures[f"calibration_{task}.png"] = plot_calibration(
+                task, [(m, n, first_seed) for m in cascades], *[r["calibration"][m] for m in cascades])
+    return figures

@@ -13,39 +13,50 @@ from upgan.pipelines.tracking import cell_name
 from upgan.pipelines.training.pipeline import cell_histories
 
 
+def _task_layout(task: str, cells: list[tuple[str, str, int, int]]) -> tuple[list[str], list[tuple]]:
+    """The datasets of one task that the report gathers, and what each is (see
+    :func:`nodes.gather_task`): every output of every cell, so that all of them belong to the
+    task's group in Kedro-Viz."""
+    inputs: list[str] = [f"{task}.val_slices", f"{task}.data_preview"]
+    layout: list[tuple] = [("", "val_slices", None, ""), ("", "other", None, "")]
+    for c in cells:
+        name, method, seed = cell_name(*c), c[1], c[3]
+        kinds = ["metrics", "uncertainty", "calibration", "example", "model", "predictions"]
+        kinds += ["phase_summary", "phase_figure"] if get(method).cascade else []
+        for kind in kinds:
+            inputs.append(f"{name}.{kind}")
+            layout.append((method, kind if kind not in ("predictions", "phase_summary", "phase_figure")
+                           else "other", seed, ""))
+        for history in cell_histories(method):
+            inputs.append(f"{name}.{history}")
+            layout.append((method, "history", seed, history))
+    for t, method, n in reference_cells([task]):
+        inputs.append(f"{cell_name(t, method, n)}.metrics")
+        layout.append((method, "metrics", None, ""))
+    return inputs, layout
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    """Gather every cell of the full-supervision experiment (every seed) into the report; the
-    figures show the first seed of each method."""
+    """Gather every cell of the full-supervision experiment (every seed) into one results object
+    per task (a node in the task's namespace), then the report; the figures show the first seed
+    of each method."""
     tasks, methods, seeds = structure.tasks(), structure.methods(), structure.seeds()
-    cells = [(t, m, structure.full_supervision(t), s) for t in tasks for m in methods for s in seeds]
-    names = [cell_name(*c) for c in cells]
-    scored = names + [cell_name(*c) for c in reference_cells(tasks)]
-    histories = [f"{cell_name(*c)}.{h}" for c in cells for h in cell_histories(c[1])]
-    pipe = [
-        Node(
-            bind(nodes.collect_results, len(scored)),
-            [f"{n}.metrics" for n in scored] + [f"{n}.uncertainty" for n in names],
-            ["metrics_per_subject", "uncertainty_table", "head_mae"],
-            name="collect_results",
-        ),
-        Node(nodes.training_budget, histories, "budget", name="training_budget"),
-        Node(nodes.describe_training,
-             ["params:upgan", "params:training", *[f"{cell_name(*c)}.model" for c in cells if c[3] == seeds[0]]],
-             "training_setup", name="describe_training"),
+    n_full = {t: structure.full_supervision(t) for t in tasks}
+    pipe = []
+    for task in tasks:
+        cells = [(task, m, n_full[task], s) for m in methods for s in seeds]
+        inputs, layout = _task_layout(task, cells)
+        pipe.append(Node(bind(nodes.gather_task, task, layout), inputs, f"{task}.results",
+                         name="gather_results", namespace=task))
+    results = [f"{task}.results" for task in tasks]
+    pipe += [
+        Node(nodes.collect_task_results, results, ["metrics_per_subject", "uncertainty_table", "head_mae"],
+             name="collect_results"),
+        Node(nodes.task_budget, results, "budget", name="training_budget"),
+        Node(nodes.describe_task_training, ["params:upgan", "params:training", *results], "training_setup",
+             name="describe_training"),
         Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae", "training_setup", "budget"],
              ["summary", "significance", "claims", "table1"], name="build_report"),
+        Node(bind(nodes.plot_task_figures, n_full, seeds[0]), results, "report_figures", name="plot_figures"),
     ]
-    for task in tasks:
-        task_cells = [c for c in cells if c[0] == task and c[3] == seeds[0]]
-        cascades = [c for c in task_cells if get(c[1]).cascade]
-        pipe.append(Node(bind(nodes.plot_methods, task, [c[1:] for c in task_cells]),
-                         [f"{cell_name(*c)}.example" for c in task_cells],
-                         f"{task}.methods_figure", name=f"plot_methods_{task}"))
-        task_histories = [f"{cell_name(*c)}.{h}" for c in task_cells for h in cell_histories(c[1])]
-        pipe.append(Node(bind(nodes.plot_convergence, task), [f"{task}.val_slices", *task_histories],
-                         f"{task}.convergence_figure", name=f"plot_convergence_{task}"))
-        if cascades:
-            pipe.append(Node(bind(nodes.plot_calibration, task, [c[1:] for c in cascades]),
-                             [f"{cell_name(*c)}.calibration" for c in cascades],
-                             f"{task}.calibration_figure", name=f"plot_calibration_{task}"))
     return Pipeline(pipe, tags=["reporting"])
