@@ -167,3 +167,16 @@ def test_training_setup_line_comes_from_the_methods_own_module() -> None:
     row = next(line for line in md.splitlines() if line.startswith("| MRI recon"))
     assert row == f"| MRI recon (n = 4) | {get(control).label} | {get(control).single.describe_setup(network)} |"
     assert "base width 4, depth 2" in row
+
+
+def test_claims_section_shows_each_claims_seed_agreement(make_results) -> None:
+    summary, sig, report = make_results(QUALITY, tasks=("pet_to_ct",))
+    report = report.copy()
+    c1 = report["claim"] == "C1"
+    report.loc[c1, "seed_agreement"] = [1.0, 2 / 3] + [1.0] * (int(c1.sum()) - 2)
+    md = table1_markdown(summary, sig, report)
+    row = next(line for line in md.splitlines() if line.startswith("| C1 |"))
+    mean = report.loc[c1, "seed_agreement"].mean()
+    assert row.endswith(f"| {mean:.2f}, 0.67 |")
+    assert "Holm-adjusted Wilcoxon p" in md
+    assert next(line for line in md.splitlines() if line.startswith("| C5 |")).endswith("| – |")

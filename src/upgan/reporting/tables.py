@@ -265,16 +265,23 @@ def _claims_section(claims: pd.DataFrame | None) -> list[str]:
     if claims is None or len(claims) == 0:
         return lines + ["Claims not evaluated.", ""]
     ref = method_labels().get(proposed(), proposed())
-    lines.append("| claim | statement | verdict | checks held / not held / not testable |")
-    lines.append("|---|---|---|---|")
+    lines.append("| claim | statement | verdict | checks held / not held / not testable "
+                 "| seed agreement (mean, lowest) |")
+    lines.append("|---|---|---|---|---|")
+    agreement = (claims.groupby("claim")["seed_agreement"].agg(["mean", "min"])
+                 if "seed_agreement" in claims.columns else pd.DataFrame(columns=["mean", "min"]))
     for r in claim_verdicts(claims).itertuples():
+        agree = "–"
+        if r.claim in agreement.index and not pd.isna(agreement.loc[r.claim, "mean"]):
+            agree = f"{agreement.loc[r.claim, 'mean']:.2f}, {agreement.loc[r.claim, 'min']:.2f}"
         lines.append(f"| {r.claim} | {r.statement} | **{r.verdict}** | "
-                     f"{r.n_held} / {r.n_not_held} / {r.n_not_testable} |")
-    lines += ["", f"A check holds when {ref}'s mean is better AND the Wilcoxon p < alpha (C1, "
-              "C2, C6; C0: each method against its input); when mean |error| and mean σ "
+                     f"{r.n_held} / {r.n_not_held} / {r.n_not_testable} | {agree} |")
+    lines += ["", f"A check holds when {ref}'s mean is better AND the Holm-adjusted Wilcoxon p < "
+              "alpha (C1, C2, C6; C0: each method against its input); when mean |error| and mean σ "
               "strictly fall over phases 0..M-1 (C3); when Spearman ρ(σ, |error|) > 0 (C4); "
               f"when {ref}'s lead is larger at the smallest patient count than at the largest "
-              "(C5).", ""]
+              "(C5). Checks are decided on the tables pooled over seeds; the seed agreement of a "
+              "check is the fraction of seeds whose single-seed tables give the same verdict.", ""]
     lines.append(claims_markdown(claims))
     return lines
 
