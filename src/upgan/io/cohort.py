@@ -151,7 +151,8 @@ def _staging_name(root: Path) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(root.name)}-[a-z0-9_]{{8}}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists on this machine (also another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -168,7 +169,7 @@ def _is_stale(staging: Path) -> bool:
         pid, host = int(owner["pid"]), str(owner["host"])
     except (OSError, ValueError, KeyError, TypeError):  # no owner yet, or an older upgan's
         return time.time() - staging.stat().st_mtime > STAGING_GRACE_S
-    return host == socket.gethostname() and not _pid_alive(pid)
+    return host == socket.gethostname() and not pid_alive(pid)
 
 
 def remove_stale_staging(root: str | Path) -> list[Path]:

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from upgan.methods.registry import SingleGeneratorMethod, TrainedSingle, get, names
 from upgan.models import max_downsamplings
 from upgan.training import SlicePairs, StageConfig, TrainingMethod
+from upgan.training.upgan import modules_digest
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +83,7 @@ def auto_downs(value: Any, key: str, size: int, min_size: int, cap: int | None =
 
 def module_digest(module: nn.Module) -> str:
     """sha256 of a module's state dict (names and bytes)."""
-    h = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    return modules_digest([module])
 
 
 def signed(x: Tensor) -> Tensor:

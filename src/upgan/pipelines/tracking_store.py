@@ -29,6 +29,8 @@ from urllib.parse import urlparse
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
+from upgan.io.cohort import pid_alive
+
 logger = logging.getLogger(__name__)
 
 HOST_TAG = "upgan.host"
@@ -118,15 +120,6 @@ def tag_parent_run(client: MlflowClient, run_id: str, runner: Any) -> None:
         client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CUSTOM_MODEL_DEVELOPMENT)
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
 
 def mark_killed_runs(client: MlflowClient, experiment_id: str, current_run_id: str) -> list[str]:
     """Mark as KILLED the RUNNING parent runs of ``experiment_id`` started on this host by a
@@ -141,7 +134,7 @@ def mark_killed_runs(client: MlflowClient, experiment_id: str, current_run_id: s
     killed = []
     for run in stale:
         pid = run.data.tags.get(PID_TAG, "")
-        if run.info.run_id == current_run_id or not pid.isdigit() or _process_exists(int(pid)):
+        if run.info.run_id == current_run_id or not pid.isdigit() or pid_alive(int(pid)):
             continue
         children = client.search_runs(
             [experiment_id],

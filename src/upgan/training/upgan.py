@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 PRECOMPUTE_BATCH = 32
 
 
-def _state_digest(modules: Sequence[nn.Module]) -> str:
+def modules_digest(modules: Sequence[nn.Module]) -> str:
+    """sha256 of the modules' state dicts (names and bytes), in order."""
     h = hashlib.sha256()
     for module in modules:
         for name, tensor in module.state_dict().items():
@@ -209,7 +210,7 @@ class UPGANPhase(_UPGANMethodBase):
             "method": "upgan_phase",
             "phase": self.phase,
             **self.describe_base(),
-            "frozen_digest": _state_digest(self.frozen),
+            "frozen_digest": modules_digest(self.frozen),
         }
 
 
@@ -276,7 +277,7 @@ class UPGANFineTune(_UPGANMethodBase):
         return {
             "method": "upgan_fine_tune",
             **self.describe_base(),
-            "initial_digest": _state_digest([*self.cascade.generators, *self.discriminators]),
+            "initial_digest": modules_digest([*self.cascade.generators, *self.discriminators]),
         }
 
 
