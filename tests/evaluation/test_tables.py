@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from upgan.methods.registry import get, labels, names, proposed
@@ -116,6 +117,36 @@ def test_sweep_tables_markdown(make_results) -> None:
     assert "MAE of PET→CT in HU" in units and "normalised scale" not in units
     with pytest.raises(ValueError, match="lacks"):
         sweep_tables_markdown(summary.drop(columns=["mae_std"]))
+
+
+def test_sweep_tables_state_seeds_spread_and_claims(make_per_subject, make_uncertainty) -> None:
+    """With two seeds the sweep's tables state them and the budget, give the spread over seeds
+    at every count (computed here by hand) and list C5 first with its seed agreement."""
+    from upgan.evaluation import claims_with_seed_agreement
+
+    quality = {"pix2pix": 0.2, "upgan": 1.0}
+    frames = []
+    for seed, rng_seed in ((2021, 1), (2022, 2)):
+        frame = make_per_subject(quality, tasks=("pet_to_ct",), ns=(5, 29), seed=rng_seed)
+        frames.append(frame.assign(seed=pd.array([seed] * len(frame), dtype="Int64")))
+    per = pd.concat(frames, ignore_index=True)
+    summary, _, claims = claims_with_seed_agreement(per, make_uncertainty())
+    budget = pd.DataFrame({"task": "pet_to_ct", "method": "pix2pix", "n_train_patients": [5, 29],
+                           "seed": 2021, "network": "generator", "updates": 800, "selected_step": 700})
+    md = sweep_tables_markdown(summary, claims, budget)
+    assert "trained with 2 seeds (2021)" in md and "generator 800" in md
+    per_seed = per.groupby(["n_train_patients", "method", "seed"])["mae"].mean()
+    for n in (5, 29):
+        expected = float(per_seed.loc[(n, "pix2pix")].std(ddof=1))
+        section = md.split(f"## {n} training patients")[1].split("## ")[0]
+        assert f"Spread over training seeds at {n} patients" in section
+        row = next(line for line in section.splitlines()
+                   if line.startswith("| pix2pix |") and section.index(line) > section.index("Spread"))
+        assert row.split(" | ")[3].strip(" |") == f"{expected:.1f}"
+    rows = [line for line in md.split("## Claims")[1].splitlines() if line.startswith("| C")]
+    assert [r.split(" | ")[0] for r in rows] == ["| C5", "| C1", "| C2", "| C6"]
+    c5 = claims[claims["claim"] == "C5"]["seed_agreement"]
+    assert rows[0].rstrip(" |").endswith(f"{c5.mean():.2f}, {c5.min():.2f}")
 
 
 def test_input_reference_rows(make_per_subject) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -259,8 +260,9 @@ def _paper_table() -> list[str]:
     return lines + ["", " ".join(notes), ""]
 
 
-def _claims_section(claims: pd.DataFrame | None) -> list[str]:
-    """The verdict of every claim, what makes a check hold, then every check."""
+def _claims_section(claims: pd.DataFrame | None, only: Sequence[str] | None = None) -> list[str]:
+    """The verdict of every claim (or of the claims in ``only``, in that order) with its seed
+    agreement, what makes a check hold, then every check."""
     lines = ["## Claims", ""]
     if claims is None or len(claims) == 0:
         return lines + ["Claims not evaluated.", ""]
@@ -270,7 +272,10 @@ def _claims_section(claims: pd.DataFrame | None) -> list[str]:
     lines.append("|---|---|---|---|---|")
     agreement = (claims.groupby("claim")["seed_agreement"].agg(["mean", "min"])
                  if "seed_agreement" in claims.columns else pd.DataFrame(columns=["mean", "min"]))
-    for r in claim_verdicts(claims).itertuples():
+    verdicts = claim_verdicts(claims)
+    if only is not None:
+        verdicts = verdicts.set_index("claim").loc[list(only)].reset_index()
+    for r in verdicts.itertuples():
         agree = "–"
         if r.claim in agreement.index and not pd.isna(agreement.loc[r.claim, "mean"]):
             agree = f"{agreement.loc[r.claim, 'mean']:.2f}, {agreement.loc[r.claim, 'min']:.2f}"
@@ -282,7 +287,7 @@ def _claims_section(claims: pd.DataFrame | None) -> list[str]:
               f"when {ref}'s lead is larger at the smallest patient count than at the largest "
               "(C5). Checks are decided on the tables pooled over seeds; the seed agreement of a "
               "check is the fraction of seeds whose single-seed tables give the same verdict.", ""]
-    lines.append(claims_markdown(claims))
+    lines.append(claims_markdown(claims) if only is None else claims_markdown(claims, claims=tuple(only)))
     return lines
 
 
@@ -327,9 +332,12 @@ def table1_markdown(
     return "\n".join(lines)
 
 
-def sweep_tables_markdown(summary: pd.DataFrame) -> str:
-    """Tables 2-4 analogue: one methods x (task x metric) table per patient count, from the
-    largest count to the smallest."""
+def sweep_tables_markdown(summary: pd.DataFrame, claims: pd.DataFrame | None = None,
+                          budget: pd.DataFrame | None = None,
+                          claim_order: Sequence[str] = ("C5", "C1", "C2", "C6")) -> str:
+    """Tables 2-4 analogue: the seeds and budget, then per patient count (largest first) a
+    methods x (task x metric) table and the spread over seeds, then the claims in
+    ``claim_order`` with their seed agreement (when ``claims`` is given)."""
     missing = [c for c in CONTRACT_COLUMNS["summary"] if c not in summary.columns]
     if missing:
         raise ValueError(f"sweep_tables_markdown: summary lacks {missing}")
@@ -337,11 +345,20 @@ def sweep_tables_markdown(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "\n".join(lines + ["No results in the summary.", ""])
     task_names = task_labels()
+    lines += seeds_and_budget(summary, budget)
     for n in sorted({int(x) for x in summary["n_train_patients"]}, reverse=True):
         cells = summary[summary["n_train_patients"] == n]
         tasks = ordered(list(dict.fromkeys(cells["task"].tolist())), task_names)
         lines += [f"## {n} training patients", ""]
         lines += _methods_table(cells, tasks)
         lines.append("")
+        spread = seed_spread_table(cells, tasks, task_names,
+                                   {(t, m): _metric_decimals(t, m) for t in tasks for m in METRICS})
+        if spread:
+            lines += [f"Spread over training seeds at {n} patients (std of the per-seed means):", ""]
+            lines += spread[2:]
     lines += [_units_line(ordered(list(dict.fromkeys(summary["task"].tolist())), task_names)), ""]
+    if claims is not None:
+        present = [c for c in claim_order if c in set(claims["claim"])]
+        lines += _claims_section(claims, present)
     return "\n".join(lines)

@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 
 from upgan import evaluation
 from upgan.io.bundle import ModelBundle
-from upgan.io.slices import SliceSet
 from upgan.methods.registry import labels, names
 from upgan.pipelines import tracking
 from upgan.reporting.convergence import budget_table, convergence_figure
@@ -55,16 +54,6 @@ def training_budget(*histories: pd.DataFrame) -> pd.DataFrame:
     table = budget_table(histories)
     logger.info("Training budget:\n%s", table.to_string(index=False))
     return table
-
-
-def plot_convergence(task: str, val_slices: SliceSet, *histories: pd.DataFrame) -> Figure:
-    """Validation MAE against generator updates for every method of ``task``, with the
-    do-nothing input's validation MAE where the task has one."""
-    input_mae = None
-    if get_task(task).input_is_reference:
-        x = np.clip(val_slices.inputs[:, :1], *evaluation.VALID_RANGE)
-        input_mae = float(np.abs(x - val_slices.targets).mean())
-    return convergence_figure(histories, input_mae, title=f"{task}: validation MAE during training")
 
 
 def _head_mae_markdown(head: pd.DataFrame) -> str:
@@ -236,7 +225,7 @@ def plot_task_figures(n_train_patients: dict[str, int], first_seed: int,
         examples = [r["examples"][m] for m in methods]
         figures[f"methods_{task}.png"] = plot_methods(task, [(m, n, first_seed) for m in methods], *examples)
         figures[f"convergence_{task}.png"] = convergence_figure(
-            r["figure_histories"], r["input_val_mae"], title=f"{task}: validation MAE during training")
+            r["figure_histories"], r["input_val_mae"], title=f"{task}: validation MAE during training (seed {first_seed})")
         cascades = [m for m in methods if m in r["calibration"]]
         if cascades:
             figures[f"calibration_{task}.png"] = plot_calibration(

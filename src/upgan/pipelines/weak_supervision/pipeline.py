@@ -47,7 +47,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(bind(report_nodes.collect_results, len(scored)), cell_outputs,
                  ["metrics_per_subject", "uncertainty_table", "head_mae"], name="collect_results"),
             Node(report_nodes.training_budget, histories, "budget", name="training_budget"),
-            Node(nodes.build_sweep_report, ["metrics_per_subject", "uncertainty_table"],
+            Node(nodes.build_sweep_report, ["metrics_per_subject", "uncertainty_table", "budget"],
                  ["summary", "significance", "claims", "tables", "figure"], name="build_report"),
         ],
         namespace="weak_supervision", inputs=set(cell_outputs) | set(histories),
