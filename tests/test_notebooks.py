@@ -19,7 +19,8 @@ EXPECTED = {
         r"\d+ phases; subject \S+ with [1-9]\d* slices",
         r"phase 0: mean \|error\| \d\.\d{4}, mean σ \d\.\d{4}, Spearman ρ",
     ],
-    "03_compare_methods_mlflow.ipynb": [r"^[1-9]\d* evaluated cells", r"tags\.method", r"upgan"],
+    "03_compare_methods_mlflow.ipynb": [r"^[1-9]\d* evaluated cells", r"tags\.method", r"upgan",
+                                        r"^seeds per cell: \[2\]$"],  # the test env runs 2 seeds
 }
 
 
