@@ -90,6 +90,45 @@ def test_c5_with_several_patient_counts(make_results) -> None:
     c5 = widening[widening.claim == "C5"]
     assert list(dict.fromkeys(c5.method_b)) == names(role="baseline")
     assert (c5.method_a == proposed()).all()
+    assert (c5.p_holm >= c5.p_value).all() and (c5.p_holm < 0.05).all()
+
+
+def test_lead_tests_against_scipy(make_per_subject) -> None:
+    """The C5 test pairs each subject's lead at the smallest and the largest count (seeds
+    averaged first); its p equals scipy's Wilcoxon on leads computed here by hand."""
+    from scipy import stats
+
+    from upgan.evaluation import lead_tests
+
+    quality = {"pix2pix": 0.0, "upgan": 1.0}
+    frames = [make_per_subject(quality, tasks=("pet_to_ct",), ns=(5, 15, 29), seed=s,
+                               lead_by_n=lambda n: 2.0 - n / 29).assign(seed=2021 + s) for s in (0, 1)]
+    per = pd.concat(frames, ignore_index=True)
+    tests = lead_tests(per, reference="upgan", baselines=["pix2pix"])
+    assert set(tests["test"]) == {"wilcoxon", "paired_t"} and len(tests) == 6
+    assert (tests[["n_low", "n_high"]] == [5, 29]).all().all() and (tests["n_seeds"] == 2).all()
+    means = per.groupby(["method", "n_train_patients", "subject_id"])["mae"].mean()
+    lead = {n: -(means.loc[("upgan", n)] - means.loc[("pix2pix", n)]) for n in (5, 29)}
+    row = tests[(tests.metric == "mae") & (tests.test == "wilcoxon")].iloc[0]
+    assert row.p_value == pytest.approx(stats.wilcoxon(lead[5], lead[29]).pvalue)
+    assert row.lead_low == pytest.approx(lead[5].mean()) and row.lead_high == pytest.approx(lead[29].mean())
+    for _, family in tests.groupby("test"):
+        assert (family.p_holm >= family.p_value).all()
+        assert family.p_holm.max() <= 1.0
+
+
+def test_c5_needs_a_significant_change_of_the_lead(make_results) -> None:
+    """A lead that is wider at 5 patients by less than the noise is not held; without the lead
+    tests C5 is not testable rather than decided on means."""
+    quality = {"pix2pix": 0.0, "pan": 0.1, "medgan": 0.2, "upgan": 1.0}
+    summary, sig, tiny = make_results(quality, ns=(5, 29), n_subjects=8,
+                                      lead_by_n=lambda n: 1.0 + 0.001 * (29 - n))
+    c5 = tiny[tiny.claim == "C5"]
+    assert (c5.value_a > c5.value_b).any()  # wider on the means somewhere ...
+    assert (c5.verdict == "not held").all()  # ... but never significantly
+    assert (c5.p_holm >= 0.05).all()
+    untested = claims_report(summary, sig, None)
+    assert (untested[untested.claim == "C5"].verdict == "not testable").all()
 
 
 # ---- the families come from the registry ------------------------------------------------------------

@@ -80,14 +80,21 @@ from upgan.evaluation.scores import (
     slice_ssim,
     subject_metrics,
 )
-from upgan.evaluation.significance import TESTS, paired_test, paired_tests, summarise
+from upgan.evaluation.significance import (
+    LEAD_TEST_COLUMNS,
+    TESTS,
+    lead_tests,
+    paired_test,
+    paired_tests,
+    summarise,
+)
 
 __all__ = [
     "BONE_HU", "CLAIMS", "CLAIMS_COLUMNS", "CONTRACT_COLUMNS", "HEAD_MASK_HU", "HELD",
-    "HIGHER_IS_BETTER", "INPUT", "MARKDOWN_ORDER", "METRICS", "NOT_HELD", "NOT_TESTABLE",
+    "HIGHER_IS_BETTER", "INPUT", "LEAD_TEST_COLUMNS", "MARKDOWN_ORDER", "METRICS", "NOT_HELD", "NOT_TESTABLE",
     "PSNR_CAP_DB", "TESTS", "VALID_RANGE", "Families", "bone_dice", "calibration_table",
     "check_contract", "claim_statements", "claims_with_seed_agreement", "claim_verdicts", "claims_markdown", "claims_report",
-    "example_slice", "label_cell", "paired_test", "paired_tests", "psnr_from_mse",
+    "example_slice", "label_cell", "lead_tests", "paired_test", "paired_tests", "psnr_from_mse",
     "require_columns", "slice_ssim", "sparsification", "subject_metrics", "summarise",
     "uncertainty_rows",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from upgan.evaluation.claims import NOT_TESTABLE, Families, claims_report
 from upgan.evaluation.seeds import per_seed, pool_uncertainty, single_seed
-from upgan.evaluation.significance import paired_tests, summarise
+from upgan.evaluation.significance import lead_tests, paired_tests, summarise
 
 CHECK_KEY = ["claim", "task", "n_train_patients", "method_a", "method_b", "metric"]
 """What identifies one elementary check across reports."""
@@ -44,15 +44,18 @@ def claims_with_seed_agreement(
     Returns:
         ``(summary, significance, claims)``.
     """
+    f = Families.from_registry() if families is None else families
     summary = summarise(metrics_per_subject)
     significance = paired_tests(metrics_per_subject)
-    claims = claims_report(summary, significance, pool_uncertainty(uncertainty), alpha, families)
+    claims = claims_report(summary, significance, pool_uncertainty(uncertainty), alpha, f,
+                           lead_tests(metrics_per_subject, f.reference, f.baselines))
     seeds = list(per_seed(metrics_per_subject))
     pooled = _key(claims)
     agree = pd.Series(0.0, index=claims.index)
     for seed, rows in seeds:
         unc = single_seed(uncertainty, seed) if uncertainty is not None and len(uncertainty) else uncertainty
-        single = claims_report(summarise(rows), paired_tests(rows), unc, alpha, families)
+        single = claims_report(summarise(rows), paired_tests(rows), unc, alpha, f,
+                               lead_tests(rows, f.reference, f.baselines))
         verdicts = dict(zip(_key(single), single["verdict"], strict=True))
         agree += (pooled.map(verdicts) == claims["verdict"]).astype(float)
     if seeds:

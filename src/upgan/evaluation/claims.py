@@ -141,6 +141,7 @@ class _TaskResults:
     counts: list[int]
     families: Families
     alpha: float
+    lead_tests: pd.DataFrame | None = None
 
     @property
     def n_full(self) -> int:
@@ -199,9 +200,21 @@ def _c6_beats_controls(r: _TaskResults) -> list[dict]:
     return r.reference_beats("C6", r.families.controls)
 
 
+def _lead_test(r: _TaskResults, baseline: str, metric: str) -> dict | None:
+    """The Wilcoxon row of :func:`upgan.evaluation.significance.lead_tests` for one check."""
+    t = r.lead_tests
+    if t is None or t.empty:
+        return None
+    hit = t[(t["task"] == r.task) & (t["method_b"] == baseline) & (t["metric"] == metric)
+            & (t["test"] == "wilcoxon")]
+    return hit.iloc[0].to_dict() if len(hit) else None
+
+
 def _c5_lead_widens(r: _TaskResults) -> list[dict]:
     """C5: per baseline and metric, the reference's lead at the smallest patient count exceeds
-    its lead at the largest (all leads listed in the detail)."""
+    its lead at the largest AND the Holm-adjusted Wilcoxon p of the per-subject leads (small vs
+    large count, :func:`upgan.evaluation.significance.lead_tests`) < alpha; every count's mean
+    lead is listed in the detail."""
     reference = r.families.reference
     if len(r.counts) < 2:
         return [_row("C5", r.task, None, reference, "", "", verdict=NOT_TESTABLE,
@@ -219,15 +232,26 @@ def _c5_lead_widens(r: _TaskResults) -> list[dict]:
                                  detail=f"fewer than two patient counts with both methods ({listing})"))
                 continue
             n_lo, n_hi = min(known), max(known)
-            held = known[n_lo] > known[n_hi]
             seq = [known[n] for n in sorted(known)]
             monotone = all(x >= y for x, y in zip(seq, seq[1:], strict=False))
+            test = _lead_test(r, baseline, metric)
+            head = (f"lead of {reference} over {baseline} (positive = {reference} better): "
+                    f"{listing}{' (monotone)' if monotone else ' (not monotone)'}")
+            if test is None:
+                rows.append(_row("C5", r.task, n_lo, reference, baseline, metric, known[n_lo],
+                                 known[n_hi], verdict=NOT_TESTABLE,
+                                 detail=f"{head}; no paired test of the leads"))
+                continue
+            p, p_holm = float(test["p_value"]), float(test["p_holm"])
+            wider = known[n_lo] > known[n_hi]
+            held = wider and p_holm < r.alpha
             rows.append(_row(
-                "C5", r.task, n_lo, reference, baseline, metric, known[n_lo], known[n_hi],
-                math.nan, HELD if held else NOT_HELD,
-                f"lead of {reference} over {baseline} (positive = {reference} better): "
-                f"{listing}; n={n_lo} vs n={n_hi}: {known[n_lo]:+.4g} vs {known[n_hi]:+.4g}"
-                f"{' (monotone)' if monotone else ' (not monotone)'}"))
+                "C5", r.task, n_lo, reference, baseline, metric, known[n_lo], known[n_hi], p,
+                HELD if held else NOT_HELD,
+                f"{head}; n={n_lo} vs n={n_hi}: {known[n_lo]:+.4g} vs {known[n_hi]:+.4g} "
+                f"({'wider' if wider else 'not wider'}), Wilcoxon p = {p:.3g} over the subjects' "
+                f"leads, Holm-adjusted {p_holm:.3g} ({'<' if p_holm < r.alpha else '>='} {r.alpha})",
+                p_holm))
     return rows
 
 
@@ -305,6 +329,7 @@ def claims_report(
     uncertainty: pd.DataFrame | None,
     alpha: float = 0.05,
     families: Families | None = None,
+    lead_tests: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Test claims C0-C6 on the result tables; one row per elementary check.
 
@@ -319,7 +344,9 @@ def claims_report(
     * C4: per phase row of the reference method: Spearman ρ(σ, |error|) > 0.
     * C5: per task with several patient counts, per baseline and metric: the reference's lead
       (its mean minus the baseline's, sign-flipped for MAE) at the smallest count exceeds the
-      lead at the largest count; all leads are listed in the detail.
+      lead at the largest count AND the Holm-adjusted Wilcoxon p of the subjects' leads at the
+      two counts (``lead_tests``, from :func:`upgan.evaluation.significance.lead_tests`) <
+      ``alpha``; without ``lead_tests`` the check is not testable. All leads are in the detail.
 
     ``families`` (default: :meth:`Families.from_registry`) names the reference and the methods
     it is compared with. Every check is ``held``, ``not held`` or ``not testable`` (missing
@@ -333,7 +360,7 @@ def claims_report(
     rows: list[dict] = []
     for task in tasks:
         counts = sorted(int(x) for x in summary.loc[summary["task"] == task, "n_train_patients"].unique())
-        results = _TaskResults(summary, significance, task, counts, f, alpha)
+        results = _TaskResults(summary, significance, task, counts, f, alpha, lead_tests)
         for claim in _TASK_CLAIMS:
             rows += claim(results)
     rows += _uncertainty_claims(uncertainty, f.reference)

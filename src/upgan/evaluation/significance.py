@@ -6,13 +6,20 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from upgan.evaluation.contract import CONTRACT_COLUMNS, INPUT, METRICS, require_columns
-from upgan.evaluation.seeds import CELL, holm_within_families, seed_spread, subject_means
+from upgan.evaluation.contract import (
+    CONTRACT_COLUMNS,
+    HIGHER_IS_BETTER,
+    INPUT,
+    METRICS,
+    require_columns,
+)
+from upgan.evaluation.seeds import CELL, holm, holm_within_families, seed_spread, subject_means
 from upgan.methods.registry import get, names, proposed
 
 logger = logging.getLogger(__name__)
@@ -135,4 +142,72 @@ def paired_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None
     out = pd.DataFrame(rows, columns=CONTRACT_COLUMNS["significance"])
     roles = {name: get(name).role for name in names()}
     out["p_holm"] = holm_within_families(out, roles)
+    return out
+
+
+LEAD_TEST_COLUMNS: list[str] = ["task", "n_low", "n_high", "method_a", "method_b", "metric", "test",
+                                "lead_low", "lead_high", "statistic", "p_value", "p_holm", "n_seeds"]
+"""Columns of :func:`lead_tests`."""
+
+
+def _leads(means: pd.DataFrame, task: str, n: int, a: str, b: str, metric: str) -> pd.Series:
+    """Per subject (index ``subject_id``): ``a``'s lead over ``b`` at ``n`` patients (positive =
+    ``a`` better; MAE sign-flipped)."""
+    cell = means[(means["task"] == task) & (means["n_train_patients"] == n)]
+    va = cell[cell["method"] == a].set_index("subject_id")[metric].astype(float)
+    vb = cell[cell["method"] == b].set_index("subject_id")[metric].astype(float)
+    if set(va.index) != set(vb.index):
+        raise ValueError(f"{task} n={n}: {a} and {b} were evaluated on different subjects")
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    return sign * (va - vb.loc[va.index])
+
+
+def lead_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None,
+               baselines: Sequence[str] | None = None) -> pd.DataFrame:
+    """Does ``reference``'s lead over each baseline change between the smallest and the largest
+    patient count of a task (claim C5)? Paired over the test subjects, which every patient count
+    shares.
+
+    For each task, baseline and metric with both methods at two or more counts: per subject the
+    lead at ``n_low`` and at ``n_high`` (each subject's metric averaged over its cell's seeds),
+    then the two-sided ``wilcoxon`` and ``paired_t`` tests of ``lead_low - lead_high``;
+    ``lead_low``/``lead_high`` are the mean leads. ``p_holm``: Holm within each test over every
+    row (the C5 family). Columns: :data:`LEAD_TEST_COLUMNS`.
+
+    Raises:
+        ValueError: when the two counts were evaluated on different subjects.
+    """
+    require_columns(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "lead_tests")
+    reference = proposed() if reference is None else reference
+    baselines = names(role="baseline") if baselines is None else list(baselines)
+    means = subject_means(metrics_per_subject)
+    means["subject_id"] = means["subject_id"].astype(str)
+    rows = []
+    for task in dict.fromkeys(means["task"].tolist()):
+        in_task = means[means["task"] == task]
+        have = {m: set(in_task.loc[in_task["method"] == m, "n_train_patients"].astype(int))
+                for m in (reference, *baselines)}
+        for baseline in baselines:
+            counts = sorted(have[reference] & have[baseline])
+            if len(counts) < 2:
+                continue
+            n_low, n_high = counts[0], counts[-1]
+            for metric in METRICS:
+                low = _leads(means, task, n_low, reference, baseline, metric)
+                high = _leads(means, task, n_high, reference, baseline, metric)
+                if set(low.index) != set(high.index):
+                    raise ValueError(f"{task}: the test subjects at n={n_low} and n={n_high} differ; "
+                                     "C5 pairs them, so every patient count must share its test split")
+                high = high.loc[low.index]
+                n_seeds = int(in_task.loc[(in_task["method"] == reference)
+                                          & (in_task["n_train_patients"] == n_low), "n_seeds"].iloc[0])
+                for test in TESTS:
+                    stat, p = paired_test(low.to_numpy(), high.to_numpy(), test)
+                    rows.append({"task": task, "n_low": n_low, "n_high": n_high, "method_a": reference,
+                                 "method_b": baseline, "metric": metric, "test": test,
+                                 "lead_low": float(low.mean()), "lead_high": float(high.mean()),
+                                 "statistic": stat, "p_value": p, "n_seeds": n_seeds})
+    out = pd.DataFrame(rows, columns=LEAD_TEST_COLUMNS)
+    for _, idx in out.groupby("test").groups.items():
+        out.loc[idx, "p_holm"] = holm(out.loc[idx, "p_value"].to_numpy(dtype=float))
     return out

@@ -284,7 +284,8 @@ def _claims_section(claims: pd.DataFrame | None, only: Sequence[str] | None = No
     lines += ["", f"A check holds when {ref}'s mean is better AND the Holm-adjusted Wilcoxon p < "
               "alpha (C1, C2, C6; C0: each method against its input); when mean |error| and mean σ "
               "strictly fall over phases 0..M-1 (C3); when Spearman ρ(σ, |error|) > 0 (C4); "
-              f"when {ref}'s lead is larger at the smallest patient count than at the largest "
+              f"when {ref}'s lead is larger at the smallest patient count than at the largest AND "
+              "the Holm-adjusted Wilcoxon p of the subjects' leads at the two counts < alpha "
               "(C5). Checks are decided on the tables pooled over seeds; the seed agreement of a "
               "check is the fraction of seeds whose single-seed tables give the same verdict.", ""]
     lines.append(claims_markdown(claims) if only is None else claims_markdown(claims, claims=tuple(only)))
