@@ -200,14 +200,14 @@ def _c6_beats_controls(r: _TaskResults) -> list[dict]:
     return r.reference_beats("C6", r.families.controls)
 
 
-def _lead_test(r: _TaskResults, baseline: str, metric: str) -> dict | None:
-    """The Wilcoxon row of :func:`upgan.evaluation.significance.lead_tests` for one check."""
+def _lead_test(r: _TaskResults, baseline: str, metric: str) -> dict[str, dict] | None:
+    """The rows of :func:`upgan.evaluation.significance.lead_tests` for one check, by test name
+    (``wilcoxon`` decides, ``paired_t`` is reported beside it)."""
     t = r.lead_tests
     if t is None or t.empty:
         return None
-    hit = t[(t["task"] == r.task) & (t["method_b"] == baseline) & (t["metric"] == metric)
-            & (t["test"] == "wilcoxon")]
-    return hit.iloc[0].to_dict() if len(hit) else None
+    hit = t[(t["task"] == r.task) & (t["method_b"] == baseline) & (t["metric"] == metric)]
+    return {row["test"]: row for row in hit.to_dict("records")} or None
 
 
 def _c5_lead_widens(r: _TaskResults) -> list[dict]:
@@ -237,12 +237,14 @@ def _c5_lead_widens(r: _TaskResults) -> list[dict]:
             test = _lead_test(r, baseline, metric)
             head = (f"lead of {reference} over {baseline} (positive = {reference} better): "
                     f"{listing}{' (monotone)' if monotone else ' (not monotone)'}")
-            if test is None:
+            if test is None or "wilcoxon" not in test:
                 rows.append(_row("C5", r.task, n_lo, reference, baseline, metric, known[n_lo],
                                  known[n_hi], verdict=NOT_TESTABLE,
                                  detail=f"{head}; no paired test of the leads"))
                 continue
-            p, p_holm = float(test["p_value"]), float(test["p_holm"])
+            p, p_holm = float(test["wilcoxon"]["p_value"]), float(test["wilcoxon"]["p_holm"])
+            t_note = (f"; paired t p = {float(test['paired_t']['p_value']):.3g}"
+                      if "paired_t" in test else "")
             wider = known[n_lo] > known[n_hi]
             held = wider and p_holm < r.alpha
             rows.append(_row(
@@ -250,7 +252,8 @@ def _c5_lead_widens(r: _TaskResults) -> list[dict]:
                 HELD if held else NOT_HELD,
                 f"{head}; n={n_lo} vs n={n_hi}: {known[n_lo]:+.4g} vs {known[n_hi]:+.4g} "
                 f"({'wider' if wider else 'not wider'}), Wilcoxon p = {p:.3g} over the subjects' "
-                f"leads, Holm-adjusted {p_holm:.3g} ({'<' if p_holm < r.alpha else '>='} {r.alpha})",
+                f"leads, Holm-adjusted {p_holm:.3g} ({'<' if p_holm < r.alpha else '>='} {r.alpha})"
+                f"{t_note}",
                 p_holm))
     return rows
 

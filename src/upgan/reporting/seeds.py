@@ -32,15 +32,18 @@ def seeds_and_budget(summary: pd.DataFrame, budget: pd.DataFrame | None) -> list
     return lines + [""]
 
 
+SPREAD_HEADING = "## Spread over training seeds (std of the per-seed means)"
+
+
 def seed_spread_table(cells: pd.DataFrame, tasks: list[str], task_labels: dict[str, str],
-                      decimals: dict[tuple[str, str], int]) -> list[str]:
-    """Markdown table: per trained method and task, the std over seeds of SSIM, PSNR and MAE
-    (empty when every cell has one seed)."""
+                      decimals: dict[tuple[str, str], int], heading: str = SPREAD_HEADING) -> list[str]:
+    """Markdown table under ``heading``: per trained method and task, the std over seeds of SSIM,
+    PSNR and MAE (empty when every cell has one seed)."""
     trained = cells[cells["method"] != INPUT]
     if trained.empty or "n_seeds" not in trained or int(trained["n_seeds"].max()) < 2:
         return []
     names = labels()
-    lines = ["## Spread over training seeds (std of the per-seed means)", "",
+    lines = [heading, "",
              "| method | " + " | ".join(f"{task_labels.get(t, t)} {METRIC_LABELS[m]}" for t in tasks for m in METRICS)
              + " |", "|---|" + "---|" * (len(tasks) * len(METRICS))]
     for method in ordered(list(dict.fromkeys(trained["method"].tolist())), names):

@@ -288,7 +288,7 @@ def _claims_section(claims: pd.DataFrame | None, only: Sequence[str] | None = No
               "the Holm-adjusted Wilcoxon p of the subjects' leads at the two counts < alpha "
               "(C5). Checks are decided on the tables pooled over seeds; the seed agreement of a "
               "check is the fraction of seeds whose single-seed tables give the same verdict.", ""]
-    lines.append(claims_markdown(claims) if only is None else claims_markdown(claims, claims=tuple(only)))
+    lines.append(claims_markdown(claims, **({} if only is None else {"claims": tuple(only)})))
     return lines
 
 
@@ -353,11 +353,9 @@ def sweep_tables_markdown(summary: pd.DataFrame, claims: pd.DataFrame | None = N
         lines += [f"## {n} training patients", ""]
         lines += _methods_table(cells, tasks)
         lines.append("")
-        spread = seed_spread_table(cells, tasks, task_names,
-                                   {(t, m): _metric_decimals(t, m) for t in tasks for m in METRICS})
-        if spread:
-            lines += [f"Spread over training seeds at {n} patients (std of the per-seed means):", ""]
-            lines += spread[2:]
+        lines += seed_spread_table(
+            cells, tasks, task_names, {(t, m): _metric_decimals(t, m) for t in tasks for m in METRICS},
+            heading=f"Spread over training seeds at {n} patients (std of the per-seed means):")
     lines += [_units_line(ordered(list(dict.fromkeys(summary["task"].tolist())), task_names)), ""]
     if claims is not None:
         present = [c for c in claim_order if c in set(claims["claim"])]
