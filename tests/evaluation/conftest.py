@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from upgan.evaluation import claims_report, lead_tests, paired_tests, summarise
+from upgan.evaluation import claims_report, lead_model, paired_tests, summarise
 from upgan.methods.registry import proposed
 
 
@@ -52,7 +52,7 @@ def _results(quality: dict[str, float], unc: pd.DataFrame | None = None, **kwarg
     """``(summary, significance, claims)`` of :func:`_per_subject` tables."""
     per = _per_subject(quality, **kwargs)
     summary, sig = summarise(per), paired_tests(per)
-    return summary, sig, claims_report(summary, sig, unc, lead_tests=lead_tests(per))
+    return summary, sig, claims_report(summary, sig, unc, lead_model=lead_model(per))
 
 
 @pytest.fixture

@@ -49,11 +49,7 @@ from upgan.evaluation.agreement import claims_with_seed_agreement
 from upgan.evaluation.calibration import calibration_table, sparsification, uncertainty_rows
 from upgan.evaluation.claims import (
     CLAIMS,
-    CLAIMS_COLUMNS,
-    HELD,
     MARKDOWN_ORDER,
-    NOT_HELD,
-    NOT_TESTABLE,
     Families,
     claim_statements,
     claim_verdicts,
@@ -69,6 +65,8 @@ from upgan.evaluation.contract import (
     label_cell,
     require_columns,
 )
+from upgan.evaluation.lead import LEAD_COLUMNS, lead_model
+from upgan.evaluation.retraining import SEED_AWARE_TESTS, seed_aware_test, welch
 from upgan.evaluation.scores import (
     BONE_HU,
     HEAD_MASK_HU,
@@ -80,21 +78,24 @@ from upgan.evaluation.scores import (
     slice_ssim,
     subject_metrics,
 )
-from upgan.evaluation.significance import (
-    LEAD_TEST_COLUMNS,
-    TESTS,
-    lead_tests,
-    paired_test,
-    paired_tests,
-    summarise,
+from upgan.evaluation.significance import TESTS, paired_test, paired_tests, summarise
+from upgan.evaluation.verdicts import (
+    BETTER,
+    CLAIMS_COLUMNS,
+    HELD,
+    NO_DIFFERENCE,
+    NOT_HELD,
+    NOT_TESTABLE,
+    WORSE,
 )
 
 __all__ = [
-    "BONE_HU", "CLAIMS", "CLAIMS_COLUMNS", "CONTRACT_COLUMNS", "HEAD_MASK_HU", "HELD",
-    "HIGHER_IS_BETTER", "INPUT", "LEAD_TEST_COLUMNS", "MARKDOWN_ORDER", "METRICS", "NOT_HELD", "NOT_TESTABLE",
-    "PSNR_CAP_DB", "TESTS", "VALID_RANGE", "Families", "bone_dice", "calibration_table",
-    "check_contract", "claim_statements", "claims_with_seed_agreement", "claim_verdicts", "claims_markdown", "claims_report",
-    "example_slice", "label_cell", "lead_tests", "paired_test", "paired_tests", "psnr_from_mse",
-    "require_columns", "slice_ssim", "sparsification", "subject_metrics", "summarise",
-    "uncertainty_rows",
+    "BETTER", "BONE_HU", "CLAIMS", "CLAIMS_COLUMNS", "CONTRACT_COLUMNS", "HEAD_MASK_HU", "HELD",
+    "HIGHER_IS_BETTER", "INPUT", "LEAD_COLUMNS", "MARKDOWN_ORDER", "METRICS", "NO_DIFFERENCE",
+    "NOT_HELD", "NOT_TESTABLE", "PSNR_CAP_DB", "SEED_AWARE_TESTS", "TESTS", "VALID_RANGE", "WORSE",
+    "Families", "bone_dice", "calibration_table", "check_contract", "claim_statements",
+    "claims_with_seed_agreement", "claim_verdicts", "claims_markdown", "claims_report",
+    "example_slice", "label_cell", "lead_model", "paired_test", "paired_tests", "psnr_from_mse",
+    "require_columns", "seed_aware_test", "slice_ssim", "sparsification", "subject_metrics",
+    "summarise", "uncertainty_rows", "welch",
 ]

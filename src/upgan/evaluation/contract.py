@@ -21,8 +21,9 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
     "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
                 "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std",
                 "n_seeds", "ssim_seed_std", "psnr_seed_std", "mae_seed_std"],
-    "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
-                     "statistic", "p_value", "p_holm", "n_seeds"],
+    "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "family", "test",
+                     "estimate", "ci_low", "ci_high", "statistic", "p_value", "p_holm", "n_seeds",
+                     "n_subjects"],
     "uncertainty": ["task", "method", "n_train_patients", "seed", "phase", "mean_abs_error", "mean_sigma",
                     "spearman_sigma_abs_error"],
 }

@@ -8,7 +8,8 @@ do-nothing ``input``, which trains nothing (it counts as one "seed"). Convention
   subjects).
 * The seed spread of a cell is the sample standard deviation (``ddof=1``) of its per-seed means
   over subjects: how far a retraining moves the headline number (0 with one seed).
-* Holm's step-down adjustment is applied within each claim's family of tests (Holm 1979):
+* Holm's step-down adjustment is applied within each claim's family of tests (Holm 1979), a
+  family spanning every task at full supervision (:func:`holm_families`):
   the p-values of a family sorted ascending, ``p_(i)`` becomes ``max_{j <= i} min(1, (m - j + 1)
   p_(j))`` with ``m`` the family's number of tests. NaN p-values are not tests.
 """
@@ -112,14 +113,31 @@ def claim_family(method_b: str, roles: dict[str, str]) -> str:
     return {"baseline": "C1", "ablation": "C2", "control": "C6"}.get(roles.get(method_b, ""), "other")
 
 
+def holm_families(significance: pd.DataFrame, roles: dict[str, str]) -> pd.Series:
+    """The Holm family of every row of a tests table (columns ``task, n_train_patients,
+    method_b``): the claim (:func:`claim_family`) when the row is at its task's full
+    supervision (the largest ``n_train_patients`` of that task in the table), so that one family
+    spans every task, method and metric of a claim (C1: every baseline x metric x task, PET->CT
+    at 29 patients and the MRI tasks at 16 together); ``"<claim> n=<count>"`` for the smaller
+    patient counts of the weak-supervision sweep (one family per claim and count; no claim is
+    decided on them)."""
+    if significance.empty:
+        return pd.Series([], index=significance.index, dtype=object)
+    full = significance.groupby("task")["n_train_patients"].transform("max")
+    claim = significance["method_b"].map(lambda b: claim_family(str(b), roles))
+    at_full = significance["n_train_patients"] == full
+    scoped = claim + " n=" + significance["n_train_patients"].astype(int).astype(str)
+    return claim.where(at_full, scoped).astype(object)
+
+
 def holm_within_families(significance: pd.DataFrame, roles: dict[str, str]) -> pd.Series:
-    """``p_holm`` of every row: Holm within (claim family, test, patient count), the family
-    spanning every task, method and metric of that claim (C1: every baseline x metric x task)."""
+    """``p_holm`` of every row: Holm within (family, test), the family from the table's
+    ``family`` column when it has one, else :func:`holm_families`."""
     out = pd.Series(np.nan, index=significance.index, dtype=float)
     if significance.empty:
         return out
-    family = significance["method_b"].map(lambda b: claim_family(str(b), roles))
-    for _, idx in significance.groupby([family, significance["test"],
-                                        significance["n_train_patients"]]).groups.items():
+    family = (significance["family"] if "family" in significance.columns
+              else holm_families(significance, roles))
+    for _, idx in significance.groupby([family, significance["test"]]).groups.items():
         out.loc[idx] = holm(significance.loc[idx, "p_value"].to_numpy(dtype=float))
     return out

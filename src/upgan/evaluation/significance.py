@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,18 +13,24 @@ from scipy import stats
 
 from upgan.evaluation.contract import (
     CONTRACT_COLUMNS,
-    HIGHER_IS_BETTER,
     INPUT,
     METRICS,
     require_columns,
 )
-from upgan.evaluation.seeds import CELL, holm, holm_within_families, seed_spread, subject_means
+from upgan.evaluation.retraining import paired_t, seed_aware_test
+from upgan.evaluation.seeds import (
+    CELL,
+    holm_families,
+    holm_within_families,
+    seed_spread,
+    subject_means,
+)
 from upgan.methods.registry import get, names, proposed
 
 logger = logging.getLogger(__name__)
 
 TESTS: tuple[str, ...] = ("wilcoxon", "paired_t")
-"""Paired tests run on every pair of methods, in table order."""
+"""Subject-paired tests run on every pair of methods beside the seed-aware one, in table order."""
 
 
 def summarise(metrics_per_subject: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +86,8 @@ def paired_test(a: np.ndarray, b: np.ndarray, test: str) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def _test_pair(task: str, n: int, a: str, b: str, per_method: dict[str, pd.DataFrame]) -> list[dict]:
+def _test_pair(task: str, n: int, a: str, b: str, per_method: dict[str, pd.DataFrame],
+               raw: dict[str, pd.DataFrame]) -> list[dict]:
     ref, other = per_method[a], per_method[b]
     if set(ref.index) != set(other.index):
         only_a = sorted(set(ref.index) - set(other.index))
@@ -91,26 +97,44 @@ def _test_pair(task: str, n: int, a: str, b: str, per_method: dict[str, pd.DataF
             f"(only {a}: {only_a}; only {b}: {only_b})"
         )
     other = other.loc[ref.index]
+    base = {"task": task, "n_train_patients": int(n), "method_a": a, "method_b": b}
     rows = []
     for metric in METRICS:
+        va, vb = ref[metric].to_numpy(dtype=float), other[metric].to_numpy(dtype=float)
+        paired = paired_t(va, vb)
         for test in TESTS:
-            stat, p = paired_test(ref[metric].to_numpy(), other[metric].to_numpy(), test)
-            rows.append({"task": task, "n_train_patients": int(n), "method_a": a, "method_b": b,
-                         "metric": metric, "test": test, "statistic": stat, "p_value": p,
-                         "n_seeds": int(ref["n_seeds"].iloc[0])})
+            stat, p = paired_test(va, vb, test)
+            ci = (paired.ci_low, paired.ci_high) if test == "paired_t" else (math.nan, math.nan)
+            rows.append({**base, "metric": metric, "test": test,
+                         "estimate": float(np.mean(vb - va)) if va.size else math.nan,
+                         "ci_low": ci[0], "ci_high": ci[1], "statistic": stat, "p_value": p,
+                         "n_seeds": int(ref["n_seeds"].iloc[0]), "n_subjects": int(va.size)})
+        est, n_seeds, n_subjects = seed_aware_test(raw[a], raw[b], metric)
+        rows.append({**base, "metric": metric, "test": est.test, "estimate": est.estimate,
+                     "ci_low": est.ci_low, "ci_high": est.ci_high, "statistic": est.statistic,
+                     "p_value": est.p_value, "n_seeds": n_seeds, "n_subjects": n_subjects})
     return rows
 
 
 def paired_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
-    """Paired tests of ``reference`` (method_a; default: the registry's proposed method) against
-    every other method (method_b), and of every other trained method (method_a) against the
+    """Tests of ``reference`` (method_a; default: the registry's proposed method) against every
+    other method (method_b), and of every other trained method (method_a) against the
     do-nothing :data:`~upgan.evaluation.INPUT` (method_b).
 
-    For each (task, n_train_patients), methods are paired by ``subject_id`` -- each subject's
-    metric averaged over its cell's seeds first (``n_seeds``: method_a's seeds) -- and tested on
-    ssim, psnr and mae with ``wilcoxon`` and ``paired_t``; the statistic is that of ``a - b``.
-    ``p_holm`` is Holm-adjusted within each claim's family (:func:`upgan.evaluation.seeds.
-    holm_within_families`). Cells without the reference get only the tests against ``input``.
+    For each (task, n_train_patients) and metric (ssim, psnr, mae), three rows:
+
+    * the seed-aware test (:func:`upgan.evaluation.retraining.seed_aware_test`; ``test`` is
+      ``seed_welch``, or ``paired_t_one_seed`` when a trained method has one seed) -- the
+      verdicts are decided on these rows;
+    * the subject-paired ``wilcoxon`` and ``paired_t`` tests on the subjects' seed-averaged
+      metrics (``n_seeds``: method_a's seeds), kept for comparison: they treat the trained
+      models as fixed.
+
+    ``estimate`` is B - A (method_b minus method_a, in the metric's units; for the paired rows
+    the mean over subjects of the difference), ``ci_low``/``ci_high`` its 95 % interval (none
+    for Wilcoxon), ``statistic`` and ``p_value`` those of the test. ``family`` names the Holm
+    family (:func:`upgan.evaluation.seeds.holm_family`) and ``p_holm`` is Holm-adjusted within
+    (family, test). Cells without the reference get only the tests against ``input``.
 
     Raises:
         ValueError: when two methods of a cell were evaluated on different subjects, or a
@@ -125,89 +149,25 @@ def paired_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None
         raise ValueError(f"{first['task']} n={first['n_train_patients']} {first['method']}: duplicated "
                          "subject rows")
     rows = []
+    raw_rows = metrics_per_subject.assign(subject_id=metrics_per_subject["subject_id"].astype(str))
     for (task, n), cell in subject_means(metrics_per_subject).groupby(["task", "n_train_patients"], sort=True):
         methods = list(dict.fromkeys(cell["method"].tolist()))
+        in_cell = raw_rows[(raw_rows["task"] == task) & (raw_rows["n_train_patients"] == n)]
+        raw = {m: in_cell[in_cell["method"] == m] for m in methods}
         per_method = {}
         for method in methods:
             sub = cell[cell["method"] == method]
             per_method[method] = sub.set_index(sub["subject_id"].astype(str))
         if reference in methods:
             for method in sorted(m for m in methods if m != reference):
-                rows += _test_pair(task, n, reference, method, per_method)
+                rows += _test_pair(task, n, reference, method, per_method, raw)
         else:
             logger.warning("paired_tests: %s n=%s has no %r rows", task, n, reference)
         if INPUT in methods:
             for method in sorted(m for m in methods if m not in (reference, INPUT)):
-                rows += _test_pair(task, n, method, INPUT, per_method)
-    out = pd.DataFrame(rows, columns=CONTRACT_COLUMNS["significance"])
+                rows += _test_pair(task, n, method, INPUT, per_method, raw)
+    out = pd.DataFrame(rows, columns=[c for c in CONTRACT_COLUMNS["significance"] if c != "family"])
     roles = {name: get(name).role for name in names()}
+    out.insert(5, "family", holm_families(out, roles))
     out["p_holm"] = holm_within_families(out, roles)
-    return out
-
-
-LEAD_TEST_COLUMNS: list[str] = ["task", "n_low", "n_high", "method_a", "method_b", "metric", "test",
-                                "lead_low", "lead_high", "statistic", "p_value", "p_holm", "n_seeds"]
-"""Columns of :func:`lead_tests`."""
-
-
-def _leads(means: pd.DataFrame, task: str, n: int, a: str, b: str, metric: str) -> pd.Series:
-    """Per subject (index ``subject_id``): ``a``'s lead over ``b`` at ``n`` patients (positive =
-    ``a`` better; MAE sign-flipped)."""
-    cell = means[(means["task"] == task) & (means["n_train_patients"] == n)]
-    va = cell[cell["method"] == a].set_index("subject_id")[metric].astype(float)
-    vb = cell[cell["method"] == b].set_index("subject_id")[metric].astype(float)
-    if set(va.index) != set(vb.index):
-        raise ValueError(f"{task} n={n}: {a} and {b} were evaluated on different subjects")
-    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-    return sign * (va - vb.loc[va.index])
-
-
-def lead_tests(metrics_per_subject: pd.DataFrame, reference: str | None = None,
-               baselines: Sequence[str] | None = None) -> pd.DataFrame:
-    """Does ``reference``'s lead over each baseline change between the smallest and the largest
-    patient count of a task (claim C5)? Paired over the test subjects, which every patient count
-    shares.
-
-    For each task, baseline and metric with both methods at two or more counts: per subject the
-    lead at ``n_low`` and at ``n_high`` (each subject's metric averaged over its cell's seeds),
-    then the two-sided ``wilcoxon`` and ``paired_t`` tests of ``lead_low - lead_high``;
-    ``lead_low``/``lead_high`` are the mean leads. ``p_holm``: Holm within each test over every
-    row (the C5 family). Columns: :data:`LEAD_TEST_COLUMNS`.
-
-    Raises:
-        ValueError: when the two counts were evaluated on different subjects.
-    """
-    require_columns(metrics_per_subject, CONTRACT_COLUMNS["metrics_per_subject"], "lead_tests")
-    reference = proposed() if reference is None else reference
-    baselines = names(role="baseline") if baselines is None else list(baselines)
-    means = subject_means(metrics_per_subject)
-    means["subject_id"] = means["subject_id"].astype(str)
-    rows = []
-    for task in dict.fromkeys(means["task"].tolist()):
-        in_task = means[means["task"] == task]
-        have = {m: set(in_task.loc[in_task["method"] == m, "n_train_patients"].astype(int))
-                for m in (reference, *baselines)}
-        for baseline in baselines:
-            counts = sorted(have[reference] & have[baseline])
-            if len(counts) < 2:
-                continue
-            n_low, n_high = counts[0], counts[-1]
-            for metric in METRICS:
-                low = _leads(means, task, n_low, reference, baseline, metric)
-                high = _leads(means, task, n_high, reference, baseline, metric)
-                if set(low.index) != set(high.index):
-                    raise ValueError(f"{task}: the test subjects at n={n_low} and n={n_high} differ; "
-                                     "C5 pairs them, so every patient count must share its test split")
-                high = high.loc[low.index]
-                n_seeds = int(in_task.loc[(in_task["method"] == reference)
-                                          & (in_task["n_train_patients"] == n_low), "n_seeds"].iloc[0])
-                for test in TESTS:
-                    stat, p = paired_test(low.to_numpy(), high.to_numpy(), test)
-                    rows.append({"task": task, "n_low": n_low, "n_high": n_high, "method_a": reference,
-                                 "method_b": baseline, "metric": metric, "test": test,
-                                 "lead_low": float(low.mean()), "lead_high": float(high.mean()),
-                                 "statistic": stat, "p_value": p, "n_seeds": n_seeds})
-    out = pd.DataFrame(rows, columns=LEAD_TEST_COLUMNS)
-    for _, idx in out.groupby("test").groups.items():
-        out.loc[idx, "p_holm"] = holm(out.loc[idx, "p_value"].to_numpy(dtype=float))
-    return out
+    return out[CONTRACT_COLUMNS["significance"]]
