@@ -56,13 +56,19 @@ def gaussian_window(sigma: float = SSIM_SIGMA, truncate: float = SSIM_TRUNCATE) 
 
 
 def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
-    """Structural similarity per image: ``(B,)``.
+    """Structural similarity per image: ``(B,)`` (the mean of :func:`ssim_map`).
 
     Gaussian window (sigma 1.5, 11 taps), K1 = 0.01, K2 = 0.03, population covariances. Like
     scikit-image, the SSIM map is averaged only where the window fits inside the image (a
     5-pixel border is excluded), so the value matches ``structural_similarity`` exactly; with
     several channels the channel maps are averaged. Needs H, W >= 11.
     """
+    return ssim_map(pred, target, data_range).flatten(1).mean(dim=1)
+
+
+def ssim_map(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
+    """The SSIM map of :func:`ssim` where the window fits: ``(B, C, H - 10, W - 10)`` (pixel
+    ``[i, j]`` is the image's pixel ``[i + 5, j + 5]``)."""
     _check(pred, target)
     x, y = _float(pred), _float(target)
     dtype = x.dtype
@@ -85,7 +91,7 @@ def ssim(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
     c2 = (SSIM_K2 * data_range) ** 2
     num = (2 * ux * uy + c1) * (2 * vxy + c2)
     den = (ux * ux + uy * uy + c1) * (vx + vy + c2)
-    return (num / den).flatten(1).mean(dim=1)
+    return num / den
 
 
 def finite_mean(values: Tensor) -> float:

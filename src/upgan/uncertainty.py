@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 
 def sigma_error_correlation(
@@ -59,3 +59,35 @@ def phase_summary(
             "spearman_sigma_abs_error": sigma_error_correlation(sigma, err),
         })
     return pd.DataFrame(rows)
+
+
+def ggd_abs_quantile(alpha: np.ndarray, beta: np.ndarray, level: float) -> np.ndarray:
+    """Half-width ``q`` of the GGD's central ``level`` interval, ``P(|ε| <= q) = level``.
+
+    ``(|ε| / α)^β`` is Gamma(1/β, 1)-distributed, so ``q = α · gammaincinv(1/β, level)^(1/β)``
+    (equal to ``scipy.stats.gennorm(β, scale=α).ppf((1 + level) / 2)``).
+    """
+    a = np.asarray(alpha, dtype=np.float64)
+    b = np.asarray(beta, dtype=np.float64)
+    return a * np.power(special.gammaincinv(1.0 / b, level), 1.0 / b)
+
+
+def ggd_nll(abs_error: np.ndarray, alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Per-pixel negative log-likelihood of the GGD with the constant included:
+    ``(|ε|/α)^β - log β + log(2α) + lgamma(1/β)`` (equal to ``-scipy.stats.gennorm(β,
+    scale=α).logpdf(ε)``)."""
+    e = np.asarray(abs_error, dtype=np.float64)
+    a = np.asarray(alpha, dtype=np.float64)
+    b = np.asarray(beta, dtype=np.float64)
+    return np.power(e / a, b) - np.log(b) + np.log(2.0 * a) + special.gammaln(1.0 / b)
+
+
+def ause(sigma: np.ndarray, abs_error: np.ndarray, n_fractions: int = 20) -> float:
+    """Area under the sparsification error curve: the mean |error| left after removing the
+    most uncertain fraction minus the same after removing the largest errors (the oracle),
+    integrated (trapezoid) over the removed fractions 0, 1/n, ..., (n-1)/n. 0 for a σ that
+    ranks the errors perfectly; in the units of the error."""
+    fractions = np.arange(n_fractions) / n_fractions
+    curve = sparsification_curve(sigma, abs_error, tuple(fractions))
+    gap = (curve["mae_by_sigma"] - curve["mae_oracle"]).to_numpy(dtype=np.float64)
+    return float(np.trapezoid(gap, fractions))

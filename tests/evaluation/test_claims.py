@@ -3,6 +3,7 @@ compares is expected from the method registry."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,7 +40,8 @@ def test_c1_c2_c3_c4_hold_when_upgan_is_clearly_best(make_results, make_uncertai
     assert list(report.columns) == CLAIMS_COLUMNS
     c1 = report[report.claim == "C1"]
     assert len(c1) == len(TASKS) * len(names(role="baseline")) * len(METRICS)
-    assert (c1.verdict == "held").all()
+    assert (c1.verdict == "better").all()
+    assert c1.test.eq("paired_t_one_seed").all()  # one seed: the documented fallback
     assert _verdict(report, "C1") == "held"
     assert _verdict(report, "C2") == "held"
     assert _verdict(report, "C3") == "held"
@@ -54,9 +56,12 @@ def test_c1_not_held_when_medgan_wins_one_task(make_per_subject) -> None:
     per.loc[recon, "psnr"] += 5.0  # MedGAN now has the better PSNR on MRI recon
     summary, sig = summarise(per), paired_tests(per)
     report = claims_report(summary, sig, None)
-    assert _verdict(report, "C1") == "not held"
-    failed = report[(report.claim == "C1") & (report.verdict == "not held")]
-    assert failed[["task", "method_b", "metric"]].values.tolist() == [["mri_recon", "medgan", "psnr"]]
+    assert _verdict(report, "C1") == "not held: worse on 1"
+    failed = report[(report.claim == "C1") & (report.verdict != "better")]
+    assert failed[["task", "method_b", "metric", "verdict"]].values.tolist() == [
+        ["mri_recon", "medgan", "psnr", "worse"]]
+    row = failed.iloc[0]
+    assert row.ci_low > 0 and row.estimate > 0  # MedGAN - UP-GAN, whole interval above 0
     assert _verdict(report, "C3") == "not testable" and _verdict(report, "C4") == "not testable"
 
 
@@ -64,68 +69,100 @@ def test_c1_not_held_when_better_mean_is_not_significant(make_results) -> None:
     quality = {"pix2pix": 0.0, "pan": 0.0, "medgan": 0.99, "upgan": 1.0}
     _, _, report = make_results(quality, n_subjects=6, seed=3)
     medgan = report[(report.claim == "C1") & (report.method_b == "medgan")]
-    assert (medgan.verdict == "not held").all()
+    assert (medgan.verdict == "no difference shown").all()
     assert (medgan.p_value >= 0.05).all()
+    assert _verdict(report, "C1") == "not held: no difference on 6"  # MedGAN x 3 metrics x 2 tasks
     assert _verdict(report, "C2") == "not testable"  # no ablation rows
 
 
 def test_c3_c4_not_held(make_results, make_uncertainty) -> None:
     quality = {"medgan": 0.0, "upgan": 1.0}
     _, _, report = make_results(quality, make_uncertainty(mae=(0.05, 0.06, 0.03), rho=-0.1))
-    assert _verdict(report, "C3") == "not held"
+    assert _verdict(report, "C3") == "not held: worse on 1"
     c3 = report[report.claim == "C3"].set_index("metric")
-    assert c3.loc["mean_abs_error", "verdict"] == "not held"
-    assert c3.loc["mean_sigma", "verdict"] == "held"
-    assert _verdict(report, "C4") == "not held"
+    assert c3.loc["mean_abs_error 0->1", "verdict"] == "worse"
+    assert c3.loc["mean_abs_error 1->2", "verdict"] == "better"
+    assert (c3.loc[["mean_sigma 0->1", "mean_sigma 1->2"], "verdict"] == "better").all()
+    assert _verdict(report, "C4") == "not held: worse on 4"  # phases 0, 1, 2 and final
 
 
-def test_c5_with_several_patient_counts(make_results) -> None:
+def test_c3_c4_are_seed_aware_with_several_seeds(make_results, make_uncertainty) -> None:
+    """Two or more seeds: the seed is the unit (paired t over seeds for C3, t-test of the seeds'
+    mean ρ for C4), even when the subjects alone would be significant."""
+    quality = {"medgan": 0.0, "upgan": 1.0}
+    _, _, report = make_results(quality, make_uncertainty(seeds=(2021, 2022, 2023)))
+    c3, c4 = report[report.claim == "C3"], report[report.claim == "C4"]
+    assert c3.test.eq("seed_paired_t").all() and c4.test.eq("seed_welch").all()
+    assert (c4.estimate > 0.3).all()
+
+
+def _sweep(make_per_subject, quality, lead_by_n, ns=(5, 15, 29), seeds=(0, 1, 2), **kwargs):
+    """Claims of a sweep with several seeds per cell (each seed its own draw)."""
+    from upgan.evaluation import lead_model
+
+    per = pd.concat([make_per_subject(quality, ns=ns, seed=s, lead_by_n=lead_by_n, **kwargs)
+                     .assign(seed=2021 + s) for s in seeds], ignore_index=True)
+    per["seed"] = per["seed"].astype("Int64")
+    summary, sig = summarise(per), paired_tests(per)
+    return summary, sig, claims_report(summary, sig, None, lead_model=lead_model(per))
+
+
+def test_c5_with_several_patient_counts(make_per_subject) -> None:
     quality = {"pix2pix": 0.0, "pan": 0.1, "medgan": 0.2, "upgan": 1.0}
     # UP-GAN's lead shrinks with more patients: held
-    _, _, widening = make_results(quality, ns=(5, 15, 29), lead_by_n=lambda n: 3.0 - n / 15)
+    _, _, widening = _sweep(make_per_subject, quality, lambda n: 3.0 - np.log(n))
     assert _verdict(widening, "C5") == "held"
     # lead grows with patients: not held
-    _, _, shrinking = make_results(quality, ns=(5, 15, 29), lead_by_n=lambda n: 0.5 + n / 15)
-    assert _verdict(shrinking, "C5") == "not held"
+    _, _, shrinking = _sweep(make_per_subject, quality, lambda n: 0.5 + np.log(n))
+    assert _verdict(shrinking, "C5").startswith("not held: worse on")
     c5 = widening[widening.claim == "C5"]
     assert list(dict.fromkeys(c5.method_b)) == names(role="baseline")
-    assert (c5.method_a == proposed()).all()
+    assert (c5.method_a == proposed()).all() and c5.test.eq("seed_mean_interaction").all()
     assert (c5.p_holm >= c5.p_value).all() and (c5.p_holm < 0.05).all()
+    assert (c5.ci_low > 0).all()  # the lead change per halving of n, whole interval above 0
 
 
-def test_lead_tests_against_scipy(make_per_subject) -> None:
-    """The C5 test pairs each subject's lead at the smallest and the largest count (seeds
-    averaged first); its p equals scipy's Wilcoxon on leads computed here by hand."""
-    from scipy import stats
+def test_lead_model_against_statsmodels_mixedlm(make_per_subject) -> None:
+    """C5's model on a balanced sweep (3 counts x 2 seeds): its interaction equals the fixed
+    effect ``method x log(n)`` of statsmodels MixedLM with crossed subject and seed-in-cell
+    random effects, expressed as the lead change per halving of n (MAE: lead = -difference)."""
+    import warnings
 
-    from upgan.evaluation import lead_tests
+    import statsmodels.formula.api as smf
+
+    from upgan.evaluation import lead_model
 
     quality = {"pix2pix": 0.0, "upgan": 1.0}
     frames = [make_per_subject(quality, tasks=("pet_to_ct",), ns=(5, 15, 29), seed=s,
                                lead_by_n=lambda n: 2.0 - n / 29).assign(seed=2021 + s) for s in (0, 1)]
     per = pd.concat(frames, ignore_index=True)
-    tests = lead_tests(per, reference="upgan", baselines=["pix2pix"])
-    assert set(tests["test"]) == {"wilcoxon", "paired_t"} and len(tests) == 6
-    assert (tests[["n_low", "n_high"]] == [5, 29]).all().all() and (tests["n_seeds"] == 2).all()
-    means = per.groupby(["method", "n_train_patients", "subject_id"])["mae"].mean()
-    lead = {n: -(means.loc[("upgan", n)] - means.loc[("pix2pix", n)]) for n in (5, 29)}
-    row = tests[(tests.metric == "mae") & (tests.test == "wilcoxon")].iloc[0]
-    assert row.p_value == pytest.approx(stats.wilcoxon(lead[5], lead[29]).pvalue)
-    assert row.lead_low == pytest.approx(lead[5].mean()) and row.lead_high == pytest.approx(lead[29].mean())
-    for _, family in tests.groupby("test"):
-        assert (family.p_holm >= family.p_value).all()
-        assert family.p_holm.max() <= 1.0
+    model = lead_model(per, reference="upgan", baselines=["pix2pix"])
+    assert len(model) == 3 and (model.counts == "5,15,29").all() and (model.n_seeds == 2).all()
+    row = model[model.metric == "mae"].iloc[0]
+    frame = per.assign(log_n=np.log(per.n_train_patients.astype(float)), one=1,
+                       cell=per.method + per.n_train_patients.astype(str) + "_" + per.seed.astype(str),
+                       ref=(per.method == "upgan").astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm("mae ~ ref * log_n", frame, groups="one",
+                          vc_formula={"subject": "0 + C(subject_id)", "cell": "0 + C(cell)"}).fit(reml=True)
+    per_halving = -np.log(2.0) * -float(fit.params["ref:log_n"])
+    assert row.estimate == pytest.approx(per_halving, rel=1e-5)
+    assert row.estimate > 0  # the lead is planted wider at fewer patients
+    means = per.groupby(["method", "n_train_patients"])["mae"].mean()
+    assert row.lead_low == pytest.approx(-(means[("upgan", 5)] - means[("pix2pix", 5)]))
+    assert (model.p_holm >= model.p_value).all() and model.p_holm.max() <= 1.0
 
 
-def test_c5_needs_a_significant_change_of_the_lead(make_results) -> None:
-    """A lead that is wider at 5 patients by less than the noise is not held; without the lead
-    tests C5 is not testable rather than decided on means."""
+def test_c5_needs_a_significant_change_of_the_lead(make_per_subject, make_results) -> None:
+    """A lead that is wider at 5 patients by less than the noise shows no difference; without
+    the lead model C5 is not testable rather than decided on means."""
     quality = {"pix2pix": 0.0, "pan": 0.1, "medgan": 0.2, "upgan": 1.0}
-    summary, sig, tiny = make_results(quality, ns=(5, 29), n_subjects=8,
-                                      lead_by_n=lambda n: 1.0 + 0.001 * (29 - n))
+    summary, sig, tiny = _sweep(make_per_subject, quality, lambda n: 1.0 + 0.001 * (29 - n), ns=(5, 29),
+                                n_subjects=8)
     c5 = tiny[tiny.claim == "C5"]
     assert (c5.value_a > c5.value_b).any()  # wider on the means somewhere ...
-    assert (c5.verdict == "not held").all()  # ... but never significantly
+    assert (c5.verdict == "no difference shown").all()  # ... but never significantly
     assert (c5.p_holm >= 0.05).all()
     untested = claims_report(summary, sig, None)
     assert (untested[untested.claim == "C5"].verdict == "not testable").all()
@@ -144,7 +181,7 @@ def test_c1_family_is_the_registry_baselines(make_results) -> None:
         assert list(dict.fromkeys(rows.method_b)) == baselines
         assert rows.metric.tolist() == list(METRICS) * len(baselines)
     assert (c1.method_a == proposed()).all()
-    assert (c1[c1.method_b == present].verdict == "held").all()
+    assert (c1[c1.method_b == present].verdict == "better").all()
     absent = c1[c1.method_b != present]
     assert len(absent) == len(TASKS) * (len(baselines) - 1) * len(METRICS)
     assert (absent.verdict == "not testable").all()
@@ -167,16 +204,17 @@ def test_c6_rows_for_a_control_in_the_results(make_results) -> None:
     c6 = report[report.claim == "C6"]
     assert len(c6) == len(TASKS) * len(controls) * len(METRICS)
     assert set(c6.method_b) == set(controls) and (c6.method_a == proposed()).all()
-    assert (c6.verdict == "held").all() and _verdict(report, "C6") == "held"
-    for row in c6.itertuples():  # the p-value is the paired test's
+    assert (c6.verdict == "better").all() and _verdict(report, "C6") == "held"
+    for row in c6.itertuples():  # the p-value is the seed-aware test's
         hit = sig[(sig.task == row.task) & (sig.method_a == proposed()) & (sig.method_b == row.method_b)
-                  & (sig.metric == row.metric) & (sig.test == "wilcoxon")]
+                  & (sig.metric == row.metric) & (sig.test == row.test)]
         assert row.p_value == pytest.approx(float(hit.p_value.iloc[0]))
+        assert row.p_holm == pytest.approx(float(hit.p_holm.iloc[0]))
     # a control better than the proposed method: not held
     winning = {**_clear_winner(), **{c: 2.0 for c in controls}}
     _, _, report = make_results(winning)
-    assert (report[report.claim == "C6"].verdict == "not held").all()
-    assert _verdict(report, "C6") == "not held"
+    assert (report[report.claim == "C6"].verdict == "worse").all()
+    assert _verdict(report, "C6") == f"not held: worse on {len(TASKS) * len(controls) * len(METRICS)}"
 
 
 def test_c6_not_testable_without_control_results(make_results) -> None:
@@ -249,12 +287,12 @@ def test_c0_every_trained_method_beats_input(make_per_subject) -> None:
     assert sorted(zip(c0.method_a, c0.metric, strict=True)) == sorted(
         (m, metric) for m in trained for metric in METRICS)
     assert set(c0.method_b) == {"input"} and (c0.n_train_patients == 29).all()
-    assert (c0.verdict == "held").all() and _verdict(report, "C0") == "held"
+    assert (c0.verdict == "better").all() and _verdict(report, "C0") == "held"
     assert (c0.p_value < 0.05).all()
-    # the Wilcoxon p-value of each check is the one paired_tests computed
+    # the p-value of each check is the one paired_tests computed for its seed-aware row
     for row in c0.itertuples():
         hit = sig[(sig.task == row.task) & (sig.method_a == row.method_a) & (sig.method_b == "input")
-                  & (sig.metric == row.metric) & (sig.test == "wilcoxon")]
+                  & (sig.metric == row.metric) & (sig.test == row.test)]
         assert row.p_value == pytest.approx(float(hit.p_value.iloc[0]))
 
 
@@ -264,10 +302,10 @@ def test_c0_not_held_when_a_method_is_worse_than_its_input(make_per_subject) -> 
     report = claims_report(summarise(per), paired_tests(per), None)
     c0 = report[report.claim == "C0"]
     assert set(c0.task) == {"mri_recon", "pet_to_ct"}
-    assert _verdict(report, "C0") == "not held"
-    failed = c0[c0.verdict != "held"]
+    assert _verdict(report, "C0") == "not held: worse on 6"
+    failed = c0[c0.verdict != "better"]
     assert set(failed.method_a) == {"pix2pix"} and len(failed) == 2 * 3
-    assert (c0[c0.method_a != "pix2pix"].verdict == "held").all()
+    assert (c0[c0.method_a != "pix2pix"].verdict == "better").all()
 
 
 def test_no_input_rows_no_c0(make_results) -> None:

@@ -23,10 +23,11 @@ EXPECTED = {
     "summary": ["task", "method", "n_train_patients", "n_subjects", "ssim_mean", "ssim_std",
                 "psnr_mean", "psnr_std", "mae_mean", "mae_std", "bone_dice_mean", "bone_dice_std",
                 "n_seeds", "ssim_seed_std", "psnr_seed_std", "mae_seed_std"],
-    "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "test",
-                     "statistic", "p_value", "p_holm", "n_seeds"],
-    "uncertainty": ["task", "method", "n_train_patients", "seed", "phase", "mean_abs_error", "mean_sigma",
-                    "spearman_sigma_abs_error"],
+    "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "family", "test",
+                     "estimate", "ci_low", "ci_high", "statistic", "p_value", "p_holm", "n_seeds",
+                     "n_subjects"],
+    "uncertainty": ["task", "method", "n_train_patients", "seed", "subject_id", "phase", "mean_abs_error",
+                    "mean_sigma", "spearman_sigma_abs_error", "ause", "coverage_68", "coverage_95", "nll"],
 }
 
 

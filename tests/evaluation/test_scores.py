@@ -85,7 +85,7 @@ def test_ct_mae_in_hu_overall_and_in_head_mask() -> None:
     pred[:, :, 0, :] += 20.0 / width  # +20 HU on one background row (16 pixels)
     df = subject_metrics(pred, target, np.array(["p", "p"]), "pet_to_ct", hu_window=window)
     assert list(df.columns) == ["subject_id", "ssim", "psnr", "mae", "bone_dice", "out_of_range_fraction",
-                                "mae_head"]
+                                "mae_head", "mae_soft_tissue", "ssim_head", "psnr_head"]
     expected_overall = (64 * 100.0 + 16 * 20.0) / 256.0
     assert df["mae"].iloc[0] == pytest.approx(expected_overall, rel=1e-9)
     assert df["mae_head"].iloc[0] == pytest.approx(100.0, rel=1e-9)
@@ -281,3 +281,30 @@ def test_hu_scoring_is_read_from_the_spec_not_the_modality(monkeypatch) -> None:
     hu = subject_metrics(pred, target, ids, "t1_in_hu")
     assert "mae_head" in hu.columns and hu["bone_dice"].notna().all()
     assert hu["mae"].iloc[0] == pytest.approx(0.01 * 4095.0, rel=1e-6)
+
+
+def test_reader_metrics_inside_the_head_against_skimage() -> None:
+    """PET->CT reader columns: SSIM map of skimage (same settings) averaged over the head pixels
+    where the window fits, PSNR of the head pixels, soft-tissue MAE by hand."""
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(11)
+    window = (-1024.0, 3071.0)
+    width = window[1] - window[0]
+    target_hu = np.full((2, 1, 32, 32), -1000.0)
+    target_hu[:, :, 6:26, 6:26] = rng.uniform(-50.0, 400.0, (2, 1, 20, 20))  # the head
+    pred_hu = target_hu + rng.normal(0.0, 30.0, target_hu.shape)
+    target, pred = (target_hu - window[0]) / width, (pred_hu - window[0]) / width
+    df = subject_metrics(pred, target, np.array(["p", "p"]), "pet_to_ct", hu_window=window).iloc[0]
+    head = target_hu > -500.0
+    p = np.clip(pred, 0, 1)  # scored clipped, as a reader sees it
+    maps = [structural_similarity(p[i, 0], target[i, 0], data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                  use_sample_covariance=False, full=True)[1] for i in range(2)]
+    inner = np.zeros_like(head)
+    inner[..., 5:-5, 5:-5] = True
+    expected_ssim = np.concatenate([maps[i][(head & inner)[i, 0]] for i in range(2)]).mean()
+    assert df["ssim_head"] == pytest.approx(expected_ssim, rel=1e-6)
+    assert df["psnr_head"] == pytest.approx(10 * np.log10(1.0 / np.mean((p - target)[head] ** 2)), rel=1e-9)
+    p_hu = p * width + window[0]
+    soft = np.abs(np.clip(p_hu, -100, 200) - np.clip(target_hu, -100, 200))[head].mean()
+    assert df["mae_soft_tissue"] == pytest.approx(soft, rel=1e-9)

@@ -41,9 +41,11 @@ def _planted(seed: int, effect: float, n_subjects: int = 15) -> pd.DataFrame:
 def test_paired_tests_detect_a_planted_effect() -> None:
     sig = paired_tests(_planted(0, effect=0.05))
     assert list(sig.columns) == CONTRACT_COLUMNS["significance"]
-    assert len(sig) == 3 * 2
+    assert len(sig) == 3 * 3  # metrics x (wilcoxon, paired_t, the seed-aware row)
+    assert set(sig["test"]) == {"wilcoxon", "paired_t", "paired_t_one_seed"}  # one seed: the fallback
     assert set(sig["method_a"]) == {"upgan"} and set(sig["method_b"]) == {"medgan"}
     assert (sig["p_value"] < 0.01).all(), sig
+    assert (sig["family"] == "C1").all() and (sig["n_subjects"] == 15).all()
     ssim_t = sig[(sig["metric"] == "ssim") & (sig["test"] == "paired_t")]["statistic"].iloc[0]
     assert ssim_t > 0  # statistic of a - b: UP-GAN higher
 
@@ -140,7 +142,7 @@ def test_paired_tests_test_every_trained_method_against_input() -> None:
         ("pet_to_ct", "upgan", "medgan"),  # no input: no test against it
     }
     assert "input" not in set(sig.method_a)
-    assert len(sig) == 7 * 3 * 2  # pairs x metrics x tests
+    assert len(sig) == 7 * 3 * 3  # pairs x metrics x tests
     # values: paired by subject_id, statistic of a - b
     for task, method in (("mri_recon", "pix2pix"), ("mri_motion", "pix2pix"), ("mri_recon", "upgan")):
         a = df[(df.task == task) & (df.method == method)].set_index("subject_id").sort_index()
@@ -153,6 +155,10 @@ def test_paired_tests_test_every_trained_method_against_input() -> None:
             assert rows.loc["paired_t", "statistic"] == pytest.approx(t.statistic)
             assert rows.loc["paired_t", "p_value"] == pytest.approx(t.pvalue)
             assert (rows.loc["paired_t", "statistic"] > 0) == (metric != "mae")  # the method is better
+            ci = t.confidence_interval(0.95)  # of a - b; the table's estimate is b - a
+            assert rows.loc["paired_t", "estimate"] == pytest.approx(-(a[metric] - b[metric]).mean())
+            assert (rows.loc["paired_t", "ci_low"], rows.loc["paired_t", "ci_high"]) == pytest.approx(
+                (-ci.high, -ci.low))
 
 
 def test_input_on_different_subjects_is_an_error() -> None:

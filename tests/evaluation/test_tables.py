@@ -27,23 +27,29 @@ def _row(md: str, label: str) -> list[str]:
 
 def test_table1_markdown_layout(make_results, make_uncertainty) -> None:
     summary, sig, report = make_results(QUALITY, make_uncertainty(), tasks=("mri_motion", "pet_to_ct"))
-    md = table1_markdown(summary, sig, report)
+    unc = make_uncertainty()
+    md = table1_markdown(summary, sig, report, uncertainty=unc)
     header = next(line for line in md.splitlines() if line.startswith("| method |"))
     assert "PET→CT SSIM" in header and header.index("PET→CT") < header.index("MRI motion")
     assert "MRI recon" not in header  # absent task skipped
-    body = md.split("## Paired tests")[0]
+    body = md.split("## Seed-aware tests")[0]
     expected = [label for name, label in labels().items() if name in QUALITY]  # registry order
     order = [body.index(f"| {label} |") for label in expected]
     assert order == sorted(order)
     ref = get(proposed()).label
     assert f"| {ref} vs |" in md and "## The paper's Table 1" in md
+    # the uncertainty quality: per phase the means over subjects and seeds of each measure
+    section = md.split("## Uncertainty quality")[1].split("\n## ")[0]
+    line = next(x for x in section.splitlines() if x.startswith(f"| {ref} | 1 |"))
+    expected = unc[unc.phase == "1"]["mean_abs_error"].mean()
+    assert line.split(" | ")[2] == f"{expected:.4g}"
     assert "0.95±0.05 / 28.9±0.4 / 24.7±12.9" in md
     claims_part = md.split("## Claims")[1]
     assert all(f"| {c} |" in claims_part for c in ("C0", "C1", "C2", "C3", "C4", "C5", "C6"))
     assert "held" in claims_part
     # missing methods and significance are handled
     partial = table1_markdown(summary[summary.method.isin(["upgan", "medgan"])], sig.iloc[0:0], None)
-    assert "PAN" not in partial.split("## Paired tests")[0]
+    assert "PAN" not in partial.split("## Seed-aware tests")[0]
     assert "No paired tests available" in partial
 
 
@@ -127,7 +133,7 @@ def test_sweep_tables_state_seeds_spread_and_claims(make_per_subject, make_uncer
     quality = {"pix2pix": 0.2, "upgan": 1.0}
     frames = []
     for seed, rng_seed in ((2021, 1), (2022, 2)):
-        frame = make_per_subject(quality, tasks=("pet_to_ct",), ns=(5, 29), seed=rng_seed)
+        frame = make_per_subject(quality, tasks=("pet_to_ct",), ns=(5, 15, 29), seed=rng_seed)
         frames.append(frame.assign(seed=pd.array([seed] * len(frame), dtype="Int64")))
     per = pd.concat(frames, ignore_index=True)
     summary, _, claims = claims_with_seed_agreement(per, make_uncertainty())
@@ -209,5 +215,5 @@ def test_claims_section_shows_each_claims_seed_agreement(make_results) -> None:
     row = next(line for line in md.splitlines() if line.startswith("| C1 |"))
     mean = report.loc[c1, "seed_agreement"].mean()
     assert row.endswith(f"| {mean:.2f}, 0.67 |")
-    assert "Holm-adjusted Wilcoxon p" in md
+    assert "seed-aware test" in md and "leave-one-seed-out" in md
     assert next(line for line in md.splitlines() if line.startswith("| C5 |")).endswith("| – |")

@@ -46,7 +46,12 @@ Metric conventions (these are the ones every table and CSV of the project uses):
 """
 
 from upgan.evaluation.agreement import claims_with_seed_agreement
-from upgan.evaluation.calibration import calibration_table, sparsification, uncertainty_rows
+from upgan.evaluation.calibration import (
+    UNCERTAINTY_MEASURES,
+    calibration_table,
+    sparsification,
+    uncertainty_rows,
+)
 from upgan.evaluation.claims import (
     CLAIMS,
     MARKDOWN_ORDER,
@@ -71,9 +76,12 @@ from upgan.evaluation.scores import (
     BONE_HU,
     HEAD_MASK_HU,
     PSNR_CAP_DB,
+    READER_COLUMNS,
+    SOFT_TISSUE_HU,
     VALID_RANGE,
     bone_dice,
     example_slice,
+    head_mask,
     psnr_from_mse,
     slice_ssim,
     subject_metrics,
@@ -92,10 +100,10 @@ from upgan.evaluation.verdicts import (
 __all__ = [
     "BETTER", "BONE_HU", "CLAIMS", "CLAIMS_COLUMNS", "CONTRACT_COLUMNS", "HEAD_MASK_HU", "HELD",
     "HIGHER_IS_BETTER", "INPUT", "LEAD_COLUMNS", "MARKDOWN_ORDER", "METRICS", "NO_DIFFERENCE",
-    "NOT_HELD", "NOT_TESTABLE", "PSNR_CAP_DB", "SEED_AWARE_TESTS", "TESTS", "VALID_RANGE", "WORSE",
+    "NOT_HELD", "NOT_TESTABLE", "PSNR_CAP_DB", "READER_COLUMNS", "SEED_AWARE_TESTS", "SOFT_TISSUE_HU", "UNCERTAINTY_MEASURES", "TESTS", "VALID_RANGE", "WORSE",
     "Families", "bone_dice", "calibration_table", "check_contract", "claim_statements",
     "claims_with_seed_agreement", "claim_verdicts", "claims_markdown", "claims_report",
-    "example_slice", "label_cell", "lead_model", "paired_test", "paired_tests", "psnr_from_mse",
+    "example_slice", "head_mask", "label_cell", "lead_model", "paired_test", "paired_tests", "psnr_from_mse",
     "require_columns", "seed_aware_test", "slice_ssim", "sparsification", "subject_metrics",
     "summarise", "uncertainty_rows", "welch",
 ]

@@ -24,8 +24,8 @@ CONTRACT_COLUMNS: dict[str, list[str]] = {
     "significance": ["task", "n_train_patients", "method_a", "method_b", "metric", "family", "test",
                      "estimate", "ci_low", "ci_high", "statistic", "p_value", "p_holm", "n_seeds",
                      "n_subjects"],
-    "uncertainty": ["task", "method", "n_train_patients", "seed", "phase", "mean_abs_error", "mean_sigma",
-                    "spearman_sigma_abs_error"],
+    "uncertainty": ["task", "method", "n_train_patients", "seed", "subject_id", "phase", "mean_abs_error",
+                    "mean_sigma", "spearman_sigma_abs_error", "ause", "coverage_68", "coverage_95", "nll"],
 }
 """Exact columns (and order) of the result tables written under ``data/08_reporting/``.
 

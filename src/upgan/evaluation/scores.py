@@ -25,6 +25,36 @@ HEAD_MASK_HU = -500.0
 BONE_HU = 300.0
 """CT bone threshold of :func:`bone_dice` (HU)."""
 
+SOFT_TISSUE_HU: tuple[float, float] = (-100.0, 200.0)
+"""The soft-tissue window of ``mae_soft_tissue`` (HU): prediction and target clipped to it."""
+
+T1_HEAD_MASK = 0.1
+"""Head mask of the tasks not scored in HU (T1 on the normalised scale): target above this."""
+
+READER_COLUMNS: tuple[str, ...] = ("mae_head", "mae_soft_tissue", "ssim_head", "psnr_head")
+"""Extra per-subject columns of the tasks scored in HU (what a radiologist reads; see
+:func:`subject_metrics`)."""
+
+
+def head_mask(task: str, target: np.ndarray, hu_window: tuple[float, float] = DEFAULT_HU_WINDOW) -> np.ndarray:
+    """Pixels inside the head: target CT > :data:`HEAD_MASK_HU` for a task scored in HU, target
+    > :data:`T1_HEAD_MASK` on the normalised scale otherwise. Same shape as ``target``."""
+    t = np.asarray(target, dtype=np.float64)
+    if get_task(task).scores_in_hu:
+        return HUWindow(*hu_window).inverse(t) > HEAD_MASK_HU
+    return t > T1_HEAD_MASK
+
+
+def _ssim_in_mask(p: np.ndarray, t: np.ndarray, mask: np.ndarray) -> float:
+    """Mean of the SSIM map (the project's SSIM settings) over ``mask``'s pixels where the
+    window fits (the 5-pixel border excluded). ``p, t, mask``: ``(N, 1, H, W)``."""
+    pt, tt = torch.from_numpy(p), torch.from_numpy(t)
+    maps = torch.cat([torch_metrics.ssim_map(pt[i:i + 256], tt[i:i + 256], data_range=1.0)
+                      for i in range(0, p.shape[0], 256)]).numpy()
+    r = (mask.shape[-1] - maps.shape[-1]) // 2
+    inner = mask[..., r:mask.shape[-2] - r, r:mask.shape[-1] - r]
+    return float(maps[inner].mean()) if inner.any() else math.nan
+
 
 def _as_nchw(name: str, x: np.ndarray) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
@@ -86,8 +116,12 @@ def subject_metrics(
 
     Returns:
         One row per subject (in order of first appearance) with columns ``subject_id, ssim,
-        psnr, mae, bone_dice, out_of_range_fraction`` and, for a task scored in HU,
-        ``mae_head`` (HU, inside target > -500 HU; ``nan`` for a subject without head pixels).
+        psnr, mae, bone_dice, out_of_range_fraction`` and, for a task scored in HU, the
+        :data:`READER_COLUMNS` inside the head mask (target > -500 HU; ``nan`` for a subject
+        without head pixels): ``mae_head`` (HU), ``mae_soft_tissue`` (HU, prediction and target
+        clipped to the soft-tissue window :data:`SOFT_TISSUE_HU`), ``ssim_head`` (the SSIM map
+        averaged over the head pixels, border excluded) and ``psnr_head`` (dB, the MSE over the
+        head pixels on the normalised scale, data range 1).
     """
     in_hu = get_task(task).scores_in_hu
     p = _as_nchw("pred", pred)
@@ -122,6 +156,11 @@ def subject_metrics(
             pred_hu, target_hu = window.inverse(p[idx]), window.inverse(t[idx])
             head = target_hu > HEAD_MASK_HU
             row["mae_head"] = float(abs_err[head].mean() * window.width) if head.any() else math.nan
+            lo, hi = SOFT_TISSUE_HU
+            soft = np.abs(np.clip(pred_hu, lo, hi) - np.clip(target_hu, lo, hi))
+            row["mae_soft_tissue"] = float(soft[head].mean()) if head.any() else math.nan
+            row["ssim_head"] = _ssim_in_mask(p[idx], t[idx], head)
+            row["psnr_head"] = psnr_from_mse(float(np.mean(diff[head] ** 2))) if head.any() else math.nan
             row["bone_dice"] = bone_dice(pred_hu, target_hu)
         else:
             row["mae"] = float(abs_err.mean())
@@ -129,7 +168,7 @@ def subject_metrics(
         row["out_of_range_fraction"] = float(outside[idx].mean())
         rows.append(row)
     columns = ["subject_id", "ssim", "psnr", "mae", "bone_dice", "out_of_range_fraction"]
-    columns += ["mae_head"] if in_hu else []
+    columns += list(READER_COLUMNS) if in_hu else []
     logger.info("%s: metrics of %d subjects from %d slices", task, len(rows), p.shape[0])
     return pd.DataFrame(rows, columns=columns)
 

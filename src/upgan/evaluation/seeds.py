@@ -79,16 +79,6 @@ def per_seed(frame: pd.DataFrame) -> Iterator[tuple[int, pd.DataFrame]]:
         yield seed, single_seed(frame, seed)
 
 
-def pool_uncertainty(uncertainty: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The uncertainty rows averaged over seeds per (cell, phase) (``seed`` empty)."""
-    if uncertainty is None or len(uncertainty) == 0 or "seed" not in uncertainty.columns:
-        return uncertainty
-    values = ["mean_abs_error", "mean_sigma", "spearman_sigma_abs_error"]
-    pooled = uncertainty.groupby([*CELL, "phase"], sort=False)[values].mean().reset_index()
-    pooled.insert(3, "seed", pd.array([None] * len(pooled), dtype="Int64"))
-    return pooled[list(uncertainty.columns)]
-
-
 def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
     """Holm-adjusted p-values of one family, in the given order (NaN stays NaN, not counted)."""
     p = np.asarray(p_values, dtype=float)

@@ -21,6 +21,7 @@ from upgan.evaluation import (
 from upgan.methods.registry import proposed
 from upgan.reporting.formatting import METRIC_LABELS, method_labels, ordered, task_labels
 from upgan.reporting.seeds import seed_spread_table, seeds_and_budget
+from upgan.reporting.uncertainty_table import uncertainty_markdown
 from upgan.tasks import TASKS, get_task
 
 logger = logging.getLogger(__name__)
@@ -305,13 +306,13 @@ def _claims_section(claims: pd.DataFrame | None, only: Sequence[str] | None = No
 
 def table1_markdown(
     summary: pd.DataFrame, significance: pd.DataFrame, claims: pd.DataFrame | None,
-    budget: pd.DataFrame | None = None,
+    budget: pd.DataFrame | None = None, uncertainty: pd.DataFrame | None = None,
 ) -> str:
     """Table 1 of the reproduction as markdown.
 
     Sections: the methods x tasks table (SSIM, PSNR, MAE as mean ± std at each task's largest
     patient count), the Wilcoxon p-values of the proposed method against every other method and
-    of every method against its input, bone Dice, the units line, the paper's own Table 1, and
+    of every method against its input, bone Dice, the units line, the uncertainty quality (per-subject rows), the paper's own Table 1, and
     the claims from :func:`upgan.evaluation.claims_report`. Methods or tasks absent from
     ``summary`` are left out; an empty summary gives a short note.
     """
@@ -339,6 +340,7 @@ def table1_markdown(
     lines += _reference_tests(significance, tasks, n_full)
     lines += _input_tests(significance, tasks, n_full)
     lines += _bone_dice(cells)
+    lines += uncertainty_markdown(uncertainty)
     lines += _paper_table()
     lines += _claims_section(claims)
     return "\n".join(lines)

@@ -54,8 +54,9 @@ def evaluate_cell(
     is the ``out_of_range_fraction`` column); σ is not clipped.
 
     Returns:
-        Per-subject metrics (contract columns, plus ``mae_head`` for PET->CT), uncertainty rows
-        per phase (UP-GAN family; empty otherwise), the σ calibration table of the final phase,
+        Per-subject metrics (contract columns, plus the reader columns inside the head for
+        PET->CT), uncertainty rows per subject and phase inside the head mask (UP-GAN family;
+        empty otherwise), the σ calibration table of the final phase inside the head mask,
         the predicted volumes (and σ) as lazily written NIfTI files on the prepared grid with
         the source's world geometry, and the example slice for the figures.
     """
@@ -71,14 +72,16 @@ def evaluate_cell(
     if prediction.phases is not None:
         labels = [str(m) for m in range(len(prediction.phases))] + ["final"]
         phases = [*prediction.phases, prediction.phases[-1]]
+        head = evaluation.head_mask(task, test_slices.targets, hu_window)
         uncertainty = evaluation.uncertainty_rows(
             task, method, n_train_patients, [np.clip(p["image"], *evaluation.VALID_RANGE) for p in phases],
             [p["sigma"] for p in phases],
-            test_slices.targets, labels, seed=seed,
+            test_slices.targets, labels, seed=seed, subject_ids=test_slices.subject_ids, head_mask=head,
+            phase_alphas=[p["alpha"] for p in phases], phase_betas=[p["beta"] for p in phases],
         )
-        abs_error = np.abs(prediction.image - test_slices.targets)
-        calibration = evaluation.calibration_table(prediction.sigma, abs_error)
-        sparsification = evaluation.sparsification(prediction.sigma, abs_error)
+        abs_error = np.abs(prediction.image - test_slices.targets)[head]
+        calibration = evaluation.calibration_table(prediction.sigma[head], abs_error)
+        sparsification = evaluation.sparsification(prediction.sigma[head], abs_error)
         calibration = pd.concat([calibration.assign(kind="calibration"),
                                  sparsification.assign(kind="sparsification")], ignore_index=True)
     volumes: dict[str, Callable[[], NiftiVolume]] = {}
@@ -106,9 +109,10 @@ def evaluate_cell(
         tracking.log_metrics({f"test_{c}": float(row[c]) for c in summary.columns
                               if c.endswith(("_mean", "_std")) or c == "n_subjects"})
         if not uncertainty.empty:
-            for r in uncertainty.to_dict("records"):
-                tracking.log_metrics({f"test_phase_{r['phase']}/{k}": float(r[k]) for k in
-                                      ("mean_abs_error", "mean_sigma", "spearman_sigma_abs_error")})
+            per_phase = uncertainty.groupby("phase", sort=False)[evaluation.UNCERTAINTY_MEASURES].mean()
+            for phase, r in per_phase.iterrows():
+                tracking.log_metrics({f"test_phase_{phase}/{k}": float(r[k])
+                                      for k in evaluation.UNCERTAINTY_MEASURES if not np.isnan(r[k])})
     logger.info("%s on %d test subjects:\n%s", cell, len(metrics), summary.to_string(index=False))
     return metrics, uncertainty, calibration, volumes, example
 

@@ -29,19 +29,24 @@ def collect_results(
     ``n_cells`` frames are metrics, of the trained cells and the ``input`` references, the rest
     uncertainty) into the contract tables, plus the PET->CT MAE inside the head mask (mean ± std
     per cell, each subject's value averaged over the cell's seeds), which the contract does not
-    carry. ``seed`` is an integer column, empty for the seedless ``input`` rows."""
+    carry, with the other reader metrics of :data:`upgan.evaluation.READER_COLUMNS` (soft-tissue
+    MAE, SSIM and PSNR inside the head). ``seed`` is an integer column, empty for the seedless
+    ``input`` rows."""
     all_metrics = pd.concat(frames[:n_cells], ignore_index=True)
     all_metrics["seed"] = all_metrics["seed"].astype("Int64")
     metrics = evaluation.check_contract(
         "metrics_per_subject", all_metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]]
     )
     keys = ["task", "method", "n_train_patients"]
-    if "mae_head" in all_metrics:
-        per_subject = all_metrics.dropna(subset=["mae_head"]).groupby([*keys, "subject_id"])["mae_head"].mean()
+    reader = [c for c in evaluation.READER_COLUMNS if c in all_metrics]
+    head_columns = [*keys, *[f"{c}_{s}" for c in evaluation.READER_COLUMNS for s in ("mean", "std")]]
+    if "mae_head" in reader:
+        per_subject = (all_metrics.dropna(subset=["mae_head"]).groupby([*keys, "subject_id"])[reader].mean())
         head = per_subject.groupby(keys).agg(["mean", "std"])
-        head = head.rename(columns={"mean": "mae_head_mean", "std": "mae_head_std"}).reset_index()
+        head.columns = [f"{c}_{s}" for c, s in head.columns]
+        head = head.reset_index().reindex(columns=head_columns)
     else:
-        head = pd.DataFrame(columns=[*keys, "mae_head_mean", "mae_head_std"])
+        head = pd.DataFrame(columns=head_columns)
     parts = [f for f in frames[n_cells:] if not f.empty]
     columns = evaluation.CONTRACT_COLUMNS["uncertainty"]
     uncertainty = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
@@ -59,12 +64,24 @@ def training_budget(*histories: pd.DataFrame) -> pd.DataFrame:
 def _head_mae_markdown(head: pd.DataFrame) -> str:
     if head.empty:
         return ""
-    lines = ["", "## PET→CT MAE inside the head mask (CT > −500 HU)", "", "| method | MAE [HU] |", "|---|---|"]
+    lines = ["", "## PET→CT inside the head mask (CT > −500 HU): what a reader sees", "",
+             "MAE in HU; soft-tissue MAE with prediction and target clipped to the window "
+             "[−100, 200] HU; SSIM (the map averaged over head pixels) and PSNR (MSE over head "
+             "pixels) on the normalised scale. Mean ± std over test subjects (seeds averaged).", "",
+             "| method | MAE [HU] | soft-tissue MAE [HU] | SSIM | PSNR [dB] |", "|---|---|---|---|---|"]
     order = {m: i for i, m in enumerate(names())}
     method_labels = labels()
+
+    def cell(row: dict, column: str, decimals: int) -> str:
+        mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+        if mean is None or pd.isna(mean):
+            return "–"
+        return f"{mean:.{decimals}f} ± {std:.{decimals}f}" if not pd.isna(std) else f"{mean:.{decimals}f}"
+
     for row in sorted(head.to_dict("records"), key=lambda r: (r["task"], r["n_train_patients"], order.get(r["method"], 99))):
         lines.append(f"| {method_labels.get(row['method'], row['method'])} (n = {row['n_train_patients']}) "
-                     f"| {row['mae_head_mean']:.1f} ± {row['mae_head_std']:.1f} |")
+                     f"| {cell(row, 'mae_head', 1)} | {cell(row, 'mae_soft_tissue', 1)} "
+                     f"| {cell(row, 'ssim_head', 3)} | {cell(row, 'psnr_head', 2)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +119,7 @@ def build_report(
     ``table1.md``, ``summary.csv`` and ``claims.csv`` are also attached to the Kedro run's
     MLflow run (``report/``)."""
     summary, significance, claims = summarise_and_test(metrics_per_subject, uncertainty)
-    table = table1_markdown(summary, significance, claims, budget)
+    table = table1_markdown(summary, significance, claims, budget, uncertainty)
     if head_mae is not None:
         table += _head_mae_markdown(head_mae)
     table += training_setup
