@@ -59,21 +59,31 @@ def test_every_cell_is_in_the_results(default_run):
     upgan_rows = significance[significance.method_a == "upgan"]
     assert set(upgan_rows.method_b) == (set(METHODS) - {"upgan"}) | {"input"}
     assert set(significance.method_a) == set(METHODS)  # every trained method against input
-    assert set(significance.test) == {"wilcoxon", "paired_t"}
+    assert set(significance.test) == {"wilcoxon", "paired_t", "seed_welch"}  # two seeds: seed-aware
     assert (significance.p_holm >= significance.p_value - 1e-12).all()
-    assert significance.n_seeds.eq(len(SEEDS)).all()
+    assert significance.n_seeds.eq(len(SEEDS)).all() and significance.n_subjects.eq(3).all()
+    assert set(significance.family) == {"C0", "C1", "C2", "C6"}  # one family per claim, across tasks
+    seed_rows = significance[significance.test == "seed_welch"]
+    assert (seed_rows.ci_low <= seed_rows.estimate).all() and (seed_rows.estimate <= seed_rows.ci_high).all()
     uncertainty = pd.read_csv(default_run / "08_reporting" / "uncertainty.csv")
     assert set(uncertainty.method) == {"upgan", "upgan_no_guidance"}
     assert sorted(uncertainty.seed.unique()) == SEEDS
+    assert (uncertainty.groupby(["task", "method", "seed", "phase"]).subject_id.nunique() == 3).all()
+    assert uncertainty[["coverage_68", "coverage_95"]].stack().between(0, 1).all()
+    assert (uncertainty.coverage_95 >= uncertainty.coverage_68).all() and uncertainty.nll.notna().all()
     claims = pd.read_csv(default_run / "08_reporting" / "claims.csv")
     testable = claims[claims.verdict != "not testable"]
-    assert testable.seed_agreement.isin([0.0, 0.5, 1.0]).all()
+    assert set(testable.verdict) <= {"better", "worse", "no difference shown"}
+    assert testable.seed_agreement.isin([0.0, 1.0]).all()  # two seeds: each seed against the other
     assert set(uncertainty.phase.astype(str)) == {"0", "1", "final"}
+    head = pd.read_csv(default_run / "08_reporting" / "head_mae.csv")
+    assert set(head.task) == {"pet_to_ct"} and head[["mae_soft_tissue_mean", "ssim_head_mean"]].notna().all().all()
 
 
 def test_table1_and_figures(default_run):
     table = (default_run / "08_reporting" / "table1.md").read_text()
-    for label in ("pix2pix", "PAN", "MedGAN", "UP-GAN", "no uncertainty guidance", "C1", "C2", "C4"):
+    for label in ("pix2pix", "PAN", "MedGAN", "UP-GAN", "no uncertainty guidance", "C1", "C2", "C4",
+                  "## Uncertainty quality", "## Seed-aware tests", "soft-tissue MAE"):
         assert label in table
     setup = table.split("## Training set-up")[1]
     assert setup.count("| MedGAN |") == 3 and "L1 autoencoder of the training targets" in setup

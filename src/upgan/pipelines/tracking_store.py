@@ -30,6 +30,7 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from upgan.io.cohort import pid_alive
+from upgan.machine import cpu_description
 
 logger = logging.getLogger(__name__)
 
@@ -109,12 +110,15 @@ def runner_name(runner: Any) -> str:
 
 
 def tag_parent_run(client: MlflowClient, run_id: str, runner: Any) -> None:
-    """Tag the Kedro run's parent run with this host and process and its runner's class name, and
+    """Tag the Kedro run's parent run with this host and process, its runner's class name and the
+    CPU it computes on (:func:`upgan.machine.cpu_description`: model, instruction set), and
     mark its experiment as model development (MLflow's UI then opens it on the runs table)."""
     client.set_tag(run_id, HOST_TAG, socket.gethostname())
     client.set_tag(run_id, PID_TAG, str(os.getpid()))
     # kedro-mlflow sets every run parameter as a tag: Kedro records the runner as str(runner)
     client.set_tag(run_id, "runner", runner_name(runner))
+    for key, value in cpu_description().items():  # results repeat bit for bit only on one CPU type
+        client.set_tag(run_id, key, value)
     experiment_id = client.get_run(run_id).info.experiment_id
     if EXPERIMENT_KIND_TAG not in client.get_experiment(experiment_id).tags:  # keep a choice made in the UI
         client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CUSTOM_MODEL_DEVELOPMENT)

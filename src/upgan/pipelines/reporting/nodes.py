@@ -54,6 +54,14 @@ def collect_results(
     return metrics, evaluation.check_contract("uncertainty", uncertainty), head
 
 
+def run_info() -> pd.DataFrame:
+    """``run_info.csv``: the machine this run computes on (:func:`upgan.machine.cpu_description`),
+    one ``key, value`` row each. CPU results repeat bit for bit only on one CPU type."""
+    from upgan.machine import cpu_description
+
+    return pd.DataFrame(list(cpu_description().items()), columns=["key", "value"])
+
+
 def training_budget(*histories: pd.DataFrame) -> pd.DataFrame:
     """``budget.csv``: per trained network its updates and the kept (best validation) step."""
     table = budget_table(histories)

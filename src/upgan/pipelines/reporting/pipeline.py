@@ -53,6 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(nodes.collect_task_results, results, ["metrics_per_subject", "uncertainty_table", "head_mae"],
              name="collect_results"),
         Node(nodes.task_budget, results, "budget", name="training_budget"),
+        Node(nodes.run_info, None, "run_info", name="run_info"),
         Node(nodes.describe_task_training, ["params:upgan", "params:training", *results], "training_setup",
              name="describe_training"),
         Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae", "training_setup", "budget"],
