@@ -170,7 +170,7 @@ def plot_calibration(task: str, cells: list[tuple[str, int, int]], *tables: pd.D
         label = labels()[method]
         calibration[label] = table[table["kind"] == "calibration"].dropna(axis=1, how="all")
         sparsification[label] = table[table["kind"] == "sparsification"].dropna(axis=1, how="all")
-    figure = calibration_figure(calibration, sparsification, title=f"{task}: uncertainty calibration")
+    figure = calibration_figure(calibration, sparsification, title=f"{task}: uncertainty calibration inside the head mask")
     _attach(task, cells, figure, f"calibration_{task}.png")
     return figure
 
