@@ -30,16 +30,13 @@ def _study(rng: np.random.Generator, n_seeds: int, n_subjects: int, difference: 
     ``difference``): subject effect shared by every method and seed, one effect per (method,
     seed) of SD ``seed_sd``, residual noise."""
     subject = rng.normal(0.0, subject_sd, n_subjects)
-    rows = []
-    for method, shift in (("a", 0.0), ("b", difference)):
-        for s in range(n_seeds):
-            v = rng.normal(0.0, seed_sd)
-            for i in range(n_subjects):
-                rows.append({"method": method, "seed": 2021 + s, "subject_id": f"s{i:02d}",
-                             "ssim": 10.0 + shift + subject[i] + v + rng.normal(0.0, noise_sd)})
-    frame = pd.DataFrame(rows)
-    frame["seed"] = frame["seed"].astype("Int64")
-    return frame
+    shift = np.repeat([0.0, difference], n_seeds * n_subjects)
+    seed_effect = np.repeat(rng.normal(0.0, seed_sd, 2 * n_seeds), n_subjects)
+    values = 10.0 + shift + np.tile(subject, 2 * n_seeds) + seed_effect + rng.normal(0.0, noise_sd, shift.size)
+    return pd.DataFrame({"method": np.repeat(["a", "b"], n_seeds * n_subjects),
+                         "seed": pd.array(np.tile(np.repeat(2021 + np.arange(n_seeds), n_subjects), 2), dtype="Int64"),
+                         "subject_id": np.tile([f"s{i:02d}" for i in range(n_subjects)], 2 * n_seeds),
+                         "ssim": values})
 
 
 def _paired_p(frame: pd.DataFrame) -> float:
@@ -48,15 +45,15 @@ def _paired_p(frame: pd.DataFrame) -> float:
     return float(stats.ttest_rel(means["a"], means["b"]).pvalue)
 
 
-def _rates(n_seeds: int, difference: float, seed_sd: float, seed: int) -> tuple[float, float]:
+def _rates(n_seeds: int, difference: float, seed_sd: float, seed: int, n_sim: int = N_SIM) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     seed_aware = paired = 0
-    for _ in range(N_SIM):
+    for _ in range(n_sim):
         frame = _study(rng, n_seeds, 15, difference, seed_sd)
         est, _, _ = seed_aware_test(frame[frame.method == "a"], frame[frame.method == "b"], "ssim")
         seed_aware += est.p_value < 0.05
         paired += _paired_p(frame) < 0.05
-    return seed_aware / N_SIM, paired / N_SIM
+    return seed_aware / n_sim, paired / n_sim
 
 
 def test_false_positive_rate_with_large_seed_variance() -> None:
@@ -71,8 +68,9 @@ def test_false_positive_rate_with_large_seed_variance() -> None:
 
 
 def test_power_against_a_real_difference() -> None:
-    """A difference of 4 seed SDs with 5 seeds per arm is found almost always."""
-    seed_aware, _ = _rates(n_seeds=5, difference=2.4, seed_sd=0.6, seed=1)
+    """A difference of 4 seed SDs with 5 seeds per arm is found almost always (power 0.9997 by
+    the noncentral t; 100 studies)."""
+    seed_aware, _ = _rates(n_seeds=5, difference=2.4, seed_sd=0.6, seed=1, n_sim=100)
     assert seed_aware > 0.9, seed_aware
 
 
