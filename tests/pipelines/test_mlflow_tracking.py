@@ -14,6 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from upgan.io.bundle import load_bundle
@@ -107,6 +108,9 @@ def test_parent_run_tags_name_the_runner_host_and_process(tracked):
     assert parent.data.tags["runner"] == "SequentialRunner"
     assert parent.data.tags[HOST_TAG] == socket.gethostname()
     assert parent.data.tags[PID_TAG].isdigit()  # the process of the `kedro run` (a subprocess here)
+    # the CPU it computed on: results repeat bit for bit only on one CPU type
+    assert parent.data.tags["cpu_isa"] == str(torch.backends.cpu.get_cpu_capability())
+    assert parent.data.tags["cpu_model"] and parent.data.tags["onednn_max_cpu_isa"]
 
 
 def test_parent_run_holds_the_report(tracked, tmp_path):
