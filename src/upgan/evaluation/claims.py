@@ -304,6 +304,7 @@ def claims_markdown(report: pd.DataFrame, claims: Sequence[str] = MARKDOWN_ORDER
                      f"difference shown, {v['n_not_testable']} not testable)")
         for r in report[report["claim"] == claim].itertuples():
             n = "" if pd.isna(r.n_train_patients) else f"n={int(r.n_train_patients)}"
-            where = " ".join(str(x) for x in (r.task, n, r.method_b, r.metric) if x)
+            against = f"{r.method_a} vs {INPUT}" if r.method_b == INPUT else r.method_b
+            where = " ".join(str(x) for x in (r.task, n, against, r.metric) if x)
             lines.append(f"  - {where}: {r.verdict} -- {r.detail}")
     return "\n".join(lines) + "\n"
