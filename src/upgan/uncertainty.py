@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 
 def sigma_error_correlation(
@@ -90,4 +90,4 @@ def ause(sigma: np.ndarray, abs_error: np.ndarray, n_fractions: int = 20) -> flo
     fractions = np.arange(n_fractions) / n_fractions
     curve = sparsification_curve(sigma, abs_error, tuple(fractions))
     gap = (curve["mae_by_sigma"] - curve["mae_oracle"]).to_numpy(dtype=np.float64)
-    return float(np.trapezoid(gap, fractions))
+    return float(integrate.trapezoid(gap, fractions))
