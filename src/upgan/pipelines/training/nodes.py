@@ -90,13 +90,13 @@ def cell_job(task: str, method: str, n_train_patients: int, seed: int, inputs: d
 
 
 def run_cell_step(task: str, method: str, n_train_patients: int, seed: int, step: CellStep,
-                  *inputs: Any) -> Any:
+                  *inputs: Any) -> tuple[Any, ...]:
     """Run one step of a cell through its method's plug-in (:meth:`MethodPlugin.run_step`);
     histories become tables logged (with their parameters) in the cell's MLflow child run, as
     are the step's test metrics and figures.
 
     Returns:
-        The step's outputs in the order of ``step.outputs`` (one output: itself).
+        The step's outputs in the order of ``step.outputs``.
     """
     job = cell_job(task, method, n_train_patients, seed, dict(zip(step_inputs(step), inputs, strict=True)))
     result = get(method).plugin.run_step(step.name, job)
@@ -111,7 +111,7 @@ def run_cell_step(task: str, method: str, n_train_patients: int, seed: int, step
                 tracking.log_metrics(result.metrics)
             for name, figure in result.figures.items():
                 tracking.log_figure(figure, name)
-    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+    return tuple(outputs)
 
 
 def run_cell(task: str, method: str, n_train_patients: int, seed: int, data: Mapping[str, Any],
@@ -137,5 +137,5 @@ def run_cell(task: str, method: str, n_train_patients: int, seed: int, data: Map
                 continue
             raise ValueError(f"{method} step {step.name} needs {missing}")
         out = run_cell_step(task, method, n_train_patients, seed, step, *[values[n] for n in step.inputs])
-        values.update(zip(step.outputs, (out,) if len(step.outputs) == 1 else out, strict=True))
+        values.update(zip(step.outputs, out, strict=True))
     return {k.removeprefix("params:"): v for k, v in values.items()}
