@@ -36,6 +36,7 @@ def test_guidance_inputs_are_what_their_sources_say() -> None:
         "paper_eq4": [p.image * att],
         "none": [p.image],
         "official_concat": [p.image, p.alpha, p.beta],
+        "sigma_channel": [p.image, att],
     }
     assert set(expected) == set(GUIDANCE_INPUTS)
     for name, form in GUIDANCE_INPUTS.items():

@@ -86,6 +86,10 @@ _register(GuidanceInput(
     "official_concat", 3, lambda p: torch.cat([p.image, p.alpha, p.beta], dim=1),
     "authors' code: [b̂, α, β, a], raw heads unweighted (UncerGuidedI2I train_i2i_Cas_UNet3headGAN)",
     variant=("upgan_concat", "UP-GAN, [b̂, α, β, a] input (official code)")))
+_register(GuidanceInput(
+    "sigma_channel", 2, lambda p: torch.cat([p.image, uncertainty_attention(p.sigma)], dim=1),
+    "this project: [b̂, σ/mean σ, a], b̂ whole and σ beside it (not in the paper or the authors' code)",
+    variant=("upgan_sigma", "UP-GAN, [b̂, σ, a] input")))
 
 
 def guidance_names() -> list[str]:
