@@ -36,7 +36,13 @@ from upgan.methods.registry import (
     MethodPlugin,
     StepResult,
 )
-from upgan.models import UPGAN, CascadeConfig, UncertaintyUNet, cascade_config_from_dict
+from upgan.models import (
+    UPGAN,
+    CascadeConfig,
+    UncertaintyUNet,
+    cascade_config_from_dict,
+    get_guidance,
+)
 from upgan.training import fine_tune, state_digest, train_phase
 
 logger = logging.getLogger(__name__)
@@ -243,14 +249,15 @@ class CascadeMethod(MethodPlugin):
         return int(cascade_config_from_dict(config["cascade"]).generator_config(0).in_channels)
 
     def describe_bundle(self, config: Mapping[str, Any]) -> str:
-        cfg = cascade_config_from_dict(config["cascade"])
-        unet = cfg.unet
+        cascade = config["cascade"]
+        unet = cascade.get("unet", {})
+        name = get_guidance(cascade.get("guidance", True)).name
         guidance = {"paper_eq4": "with uncertainty guidance", "none": "without uncertainty guidance"}.get(
-            cfg.guidance, f"guidance input {cfg.guidance}")
-        line = (f"M = {cfg.n_phases} phases {guidance}; U-Net base width {unet.base_width}, depth {unet.depth}, "
-                f"{unet.block} blocks")
-        if cfg.residual_to != "input":
-            line += f"; later phases correct the {cfg.residual_to} phase's image"
+            name, f"guidance input {name}")
+        line = (f"M = {cascade['n_phases']} phases {guidance}; U-Net base width {unet.get('base_width')}, "
+                f"depth {unet.get('depth')}, {unet.get('block')} blocks")
+        if cascade.get("residual_to", "input") != "input":
+            line += f"; later phases correct the {cascade['residual_to']} phase's image"
         return line
 
     def report_outputs(self) -> tuple[str, ...]:
