@@ -81,23 +81,12 @@ def main() -> None:
     print(f"input reference on validation: MAE {float(mae(x, y).mean()):.4f}, SSIM "
           f"{float(ssim(x, y).mean()):.4f}, PSNR {float(psnr(x, y).mean()):.2f}")
     started = time.perf_counter()
-    frames = []
-    if get(args.method).cascade:
-        previous = []
-        n_phases = int(params["upgan"]["n_phases"])
-        for m in range(n_phases):
-            bundle, frame = nodes.train_upgan_phase(args.task, args.method, n, n_phases, m, train, val, split,
-                                                    params["upgan"], params["training"], *previous)
-            previous.append(bundle)
-            frames.append(frame)
-            print(f"phase {m} done at {time.perf_counter() - started:.0f} s")
-        model, frame = nodes.fine_tune_upgan(args.task, args.method, n, n_phases, train, val, split, params["upgan"],
-                                             params["training"], prep, *previous)
-        frames.append(frame)
-    else:
-        model, frame = nodes.train_single_cell(args.task, args.method, n, train, val, split,
-                                               params["baselines"], params["upgan"], params["training"], prep)
-        frames.append(frame)
+    data = {"train_slices": train, "val_slices": val, "split_manifest": split}
+    seed = int(params.get("seeds", [2021])[0])
+    outputs = nodes.run_cell(args.task, args.method, n, seed, data, {**params, "preparation": prep},
+                             skip_missing=True)
+    model = outputs["model"]
+    frames = [outputs[h] for step in get(args.method).plugin.cell_steps(params) for h in step.histories]
     prediction = predict_bundle(model, val.inputs, device="cpu")
     hu_window = PreparationConfig.from_params(prep).hu_window
     scored = {args.method: prediction.image}

@@ -143,3 +143,23 @@ def test_readme_lists_the_registered_tasks():
     text = (ROOT / "README.md").read_text()
     table = text.split("| task | input → target |", 1)[1].split("\n\n", 1)[0]
     assert re.findall(r"^\| `([a-z_0-9]+)` \|", table, flags=re.MULTILINE) == task_names()
+
+
+def test_every_task_module_is_discovered_in_its_order():
+    """A module of upgan.tasks that declares TASK is registered without a hand-kept list, in
+    TaskSpec.order (the paper's order: PET→CT first, the default task of the sweep)."""
+    import importlib
+    import pkgutil
+
+    import upgan.tasks as package
+
+    declared = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        spec = getattr(importlib.import_module(f"upgan.tasks.{info.name}"), "TASK", None)
+        if spec is not None:
+            declared[spec.name] = spec.order
+            assert info.name == spec.name  # one module per task, named after it
+    assert set(declared) <= set(task_names())
+    builtin = [t for t in task_names() if t in declared]
+    assert builtin == sorted(declared, key=lambda t: (declared[t], t))
+    assert builtin[:3] == ["pet_to_ct", "mri_recon", "mri_motion"]

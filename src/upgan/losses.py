@@ -84,40 +84,70 @@ RECIPES: tuple[str, ...] = ("paper", "official")
 
 OFFICIAL_CURRICULUM: tuple[tuple[float, float], ...] = ((1.0, 1e-4), (0.5, 1e-3), (0.1, 1e-2))
 """(lambda_L1, lambda_GGD) of the official code's three training periods (UncerGuidedI2I
-``train_i2i_Cas_UNet3headGAN``: 50, 50 and 150 epochs); here each takes a third of the stage."""
+``train_i2i_Cas_UNet3headGAN``: 50, 50 and 150 epochs). How long each period lasts is
+``UPGANLossWeights.periods``: equal thirds by default, ``[50, 50, 150]`` as the authors wrote it."""
+
+OFFICIAL_PERIODS: tuple[int, ...] = (50, 50, 150)
+"""The official code's period lengths (epochs), i.e. 20 %, 20 % and 60 % of a stage."""
 
 
 @dataclass(frozen=True)
 class UPGANLossWeights:
     """Weights of the UP-GAN generator objective.
 
-    ``recipe: paper`` is Eq. 2, ``lambda1 * L_ggd + lambda2 * L_adv`` throughout. ``recipe:
-    official`` is the authors' code: ``lambda_L1 * L1 + lambda_GGD * L_ggd + lambda2 * L_adv``
-    with (lambda_L1, lambda_GGD) following :data:`OFFICIAL_CURRICULUM` over the thirds of each
-    stage (``lambda1`` is unused there).
+    ``recipe: paper`` is Eq. 2, ``lambda1 * L_ggd + lambda2 * L_adv`` throughout (plus
+    ``lambda_l1 * L1`` when ``lambda_l1 > 0``, for the loss breakdown). ``recipe: official`` is
+    the authors' code: ``lambda_L1 * L1 + lambda_GGD * L_ggd + lambda2 * L_adv`` with
+    (lambda_L1, lambda_GGD) following :data:`OFFICIAL_CURRICULUM` over periods of the stage whose
+    relative lengths are ``periods`` (``lambda1`` and ``lambda_l1`` are unused there).
+    ``lambda_adversarial: 0`` drops the adversarial term and the discriminators altogether.
 
     Attributes:
         lambda_fidelity: lambda1 (paper: 1.0).
         lambda_adversarial: lambda2 (paper and official code: 0.001).
         recipe: ``paper`` or ``official``.
+        lambda_l1: weight of a mean-absolute-error term in the ``paper`` recipe (paper: 0).
+        periods: relative lengths of the official curriculum's three periods (default equal
+            thirds; the authors' code: :data:`OFFICIAL_PERIODS`).
     """
 
     lambda_fidelity: float = 1.0
     lambda_adversarial: float = 0.001
     recipe: str = "paper"
+    lambda_l1: float = 0.0
+    periods: tuple[int, ...] = (1, 1, 1)
 
     def __post_init__(self) -> None:
-        for name in ("lambda_fidelity", "lambda_adversarial"):
+        for name in ("lambda_fidelity", "lambda_adversarial", "lambda_l1"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"upgan.loss.{name} must be finite and >= 0, got {value!r}")
         if self.recipe not in RECIPES:
             raise ValueError(f"upgan.loss.recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+        periods = self.periods
+        if (isinstance(periods, (str, bytes)) or not isinstance(periods, (list, tuple))
+                or len(periods) != len(OFFICIAL_CURRICULUM)
+                or any(isinstance(p, bool) or not isinstance(p, int) or p < 1 for p in periods)):
+            raise ValueError(f"upgan.loss.periods must be {len(OFFICIAL_CURRICULUM)} positive integers "
+                             f"(relative lengths), got {periods!r}")
+        object.__setattr__(self, "periods", tuple(periods))
+
+    @property
+    def extended(self) -> bool:
+        """True when a setting beyond the paper's and the official code's defaults is used."""
+        return self.lambda_l1 != 0 or self.periods != (1, 1, 1)
 
     def at(self, step: int, total: int) -> tuple[float, float, float]:
         """``(lambda_L1, lambda_GGD, lambda_adv)`` for generator update ``step`` of ``total``."""
         if self.recipe == "paper":
-            return 0.0, float(self.lambda_fidelity), float(self.lambda_adversarial)
-        period = min(3 * max(step, 0) // max(total, 1), 2)
+            return float(self.lambda_l1), float(self.lambda_fidelity), float(self.lambda_adversarial)
+        # period i while step / total < (p_0 + ... + p_i) / sum(p), in integers
+        step, total, whole = max(step, 0), max(total, 1), sum(self.periods)
+        period, bound = len(self.periods) - 1, 0
+        for i, length in enumerate(self.periods[:-1]):
+            bound += length
+            if step * whole < bound * total:
+                period = i
+                break
         l1, ggd = OFFICIAL_CURRICULUM[period]
         return l1, ggd, float(self.lambda_adversarial)

@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent('''
     from matplotlib.figure import Figure
 
     from upgan.pipelines import tracking
-    from upgan.pipelines.training.nodes import train_single_cell
+    from upgan.pipelines.training.nodes import run_cell
     from upgan.io.slices import SliceSet
 
     rng = np.random.default_rng(0)
@@ -33,8 +33,10 @@ SCRIPT = textwrap.dedent('''
     training = {"steps": 2, "val_every": 1, "device": "cpu"}
     baselines = {"optimiser": {"batch_size": 2}, "unet_l1": {}}
     upgan = {"generator": {"base_width": 2, "depth": 1}}
-    model, history = train_single_cell("mri_recon", "unet_l1", 2, 1, slices(["s0", "s1"]), slices(["s2"]), split,
-                                       baselines, upgan, training, {})
+    data = {"train_slices": slices(["s0", "s1"]), "val_slices": slices(["s2"]), "split_manifest": split}
+    out = run_cell("mri_recon", "unet_l1", 2, 1, data,
+                   {"baselines": baselines, "upgan": upgan, "training": training, "preparation": {}})
+    history = out["history_train"]
     assert len(history) == 3 and mlflow.active_run() is None
     print("OK")
 ''')

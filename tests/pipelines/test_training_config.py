@@ -38,12 +38,14 @@ def test_missing_predecessor_phase(kedro_project, tmp_path):
 def test_unknown_baseline_optimiser_key_is_named():
     """The baseline cell refuses an unknown optimiser key (the old ``epochs``) before training,
     naming it ``baselines.optimiser.<key>``; a bad budget names ``training.steps``."""
+    from upgan.methods import get
     from upgan.pipelines.training.config import fine_tune_steps, phase_steps
-    from upgan.pipelines.training.nodes import train_single_cell
+    from upgan.pipelines.training.nodes import run_cell_step
+
+    (step,) = get("pix2pix").plugin.cell_steps({})
 
     def cell(baselines, training):
-        return train_single_cell("pet_to_ct", "pix2pix", 4, 0, None, None, None, baselines, {},
-                                   training, {})
+        return run_cell_step("pet_to_ct", "pix2pix", 4, 0, step, None, None, None, baselines, {}, training, {})
 
     with pytest.raises(ValueError, match=r"baselines\.optimiser\.epochs"):
         cell({"optimiser": {"epochs": 2}, "pix2pix": {}}, {"steps": 4})
@@ -53,8 +55,10 @@ def test_unknown_baseline_optimiser_key_is_named():
         cell({"optimiser": {}, "pix2pix": {}}, {"steps": 0})
     assert phase_steps({"steps": 7}) == 7
     assert fine_tune_steps({"fine_tune": {"steps": 3}}) == 3
+    assert fine_tune_steps({"fine_tune": {"steps": 0}}) == 0  # no joint fine-tuning
     for bad in (0, -1, 2.0, True, None):
         with pytest.raises(ValueError, match=r"training\.steps"):
             phase_steps({"steps": bad})
-        with pytest.raises(ValueError, match=r"upgan\.fine_tune\.steps"):
-            fine_tune_steps({"fine_tune": {"steps": bad}})
+        if bad != 0:
+            with pytest.raises(ValueError, match=r"upgan\.fine_tune\.steps"):
+                fine_tune_steps({"fine_tune": {"steps": bad}})

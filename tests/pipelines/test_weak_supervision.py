@@ -49,9 +49,9 @@ def test_sweep_budget_is_the_same_for_every_patient_count(sweep):
                           .read_text())
     budget = pd.read_csv(sweep / "08_reporting" / "weak_supervision" / "budget.csv")
     n_phases = conf["upgan"]["n_phases"]
-    expected = {(method, n, "generator") for method, n in CELLS if not get(method).cascade}
-    expected |= {(method, n, f"phase_{m}") for method, n in CELLS if get(method).cascade for m in range(n_phases)}
-    expected |= {(method, n, "fine_tune") for method, n in CELLS if get(method).cascade}
+    expected = {(method, n, "generator") for method, n in CELLS if get(method).kind != "cascade"}
+    expected |= {(method, n, f"phase_{m}") for method, n in CELLS if get(method).kind == "cascade" for m in range(n_phases)}
+    expected |= {(method, n, "fine_tune") for method, n in CELLS if get(method).kind == "cascade"}
     assert set(zip(budget.method, budget.n_train_patients, budget.network, strict=True)) == expected
     assert sorted(budget.seed.unique()) == SEEDS
     assert len(budget) == len(expected) * len(SEEDS)  # every network once per seed

@@ -2,18 +2,18 @@
 
 ``from upgan.methods import get, names`` gives the registered methods (see
 :mod:`upgan.methods.registry`); :func:`predict_bundle` predicts with any trained method's model
-bundle.
+bundle through its plug-in.
 """
 
-from upgan.methods.prediction import (
-    Prediction,
-    cascade_from_bundle,
-    cascade_from_states,
-    predict_bundle,
-)
+from upgan.methods.cascade import CascadeMethod, cascade_from_bundle, cascade_from_states
+from upgan.methods.prediction import Prediction, predict_bundle
 from upgan.methods.registry import (
+    CellJob,
+    CellStep,
+    MethodPlugin,
     MethodSpec,
     SingleGeneratorMethod,
+    StepResult,
     TrainedSingle,
     get,
     labels,
@@ -29,13 +29,8 @@ def check_method(name: str) -> str:
     return get(name).name
 
 
-def is_cascade(name: str) -> bool:
-    """True for the UP-GAN family (phases with uncertainty)."""
-    return get(name).cascade
-
-
 __all__ = [
-    "MethodSpec", "Prediction", "SingleGeneratorMethod", "TrainedSingle", "cascade_from_bundle",
-    "cascade_from_states", "check_method", "get", "is_cascade", "labels", "names", "predict_bundle",
-    "proposed", "register", "specs",
+    "CascadeMethod", "CellJob", "CellStep", "MethodPlugin", "MethodSpec", "Prediction",
+    "SingleGeneratorMethod", "StepResult", "TrainedSingle", "cascade_from_bundle", "cascade_from_states",
+    "check_method", "get", "labels", "names", "predict_bundle", "proposed", "register", "specs",
 ]

@@ -36,7 +36,6 @@ from upgan.methods.single import (
     check_int,
     check_weights,
     merge_params,
-    module_digest,
     side_checkpoint,
     signed,
 )
@@ -55,6 +54,7 @@ from upgan.training import (
     TrainingHistory,
     TrainingMethod,
     cpu_state,
+    state_digest,
     train_stage,
 )
 
@@ -138,7 +138,7 @@ class MedGANMethod(AdversarialMethod):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "feature_extractor_source": self.feature_extractor.source,
-                "feature_extractor_digest": module_digest(self.feature_extractor)}
+                "feature_extractor_digest": state_digest([self.feature_extractor])}
 
 
 class AutoencoderMethod(TrainingMethod):
@@ -264,7 +264,7 @@ class MedGAN(SingleGeneratorMethod):
             states["feature_extractor"] = cpu_state(extractor.backbone)
             final_l1 = float(fe_history.last().get("g_loss", float("nan")))
             config.update(feature_extractor_source=AUTOENCODER_SOURCE,
-                          feature_extractor_sha256=module_digest(extractor.backbone),
+                          feature_extractor_sha256=state_digest([extractor.backbone]),
                           feature_extractor_final_l1=final_l1, feature_extractor_updates=fe_history.updates)
             pretraining["feature_extractor"] = (fe_history.updates, final_l1)
         else:
@@ -281,6 +281,6 @@ class MedGAN(SingleGeneratorMethod):
 
 
 SPEC = MethodSpec(
-    name="medgan", label="MedGAN", role="baseline", order=30, single=MedGAN(),
+    name="medgan", label="MedGAN", role="baseline", order=30, plugin=MedGAN(),
     summary="CasNet generator, PatchGAN + perceptual, style and content losses (Armanious et al. 2020)",
 )

@@ -156,6 +156,6 @@ class PAN(SingleGeneratorMethod):
 
 
 SPEC = MethodSpec(
-    name="pan", label="PAN", role="baseline", order=20, single=PAN(),
+    name="pan", label="PAN", role="baseline", order=20, plugin=PAN(),
     summary="transformer + discriminator whose hidden layers give a perceptual loss (Wang et al. 2018)",
 )

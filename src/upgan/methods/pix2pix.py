@@ -134,6 +134,6 @@ class Pix2Pix(SingleGeneratorMethod):
 
 
 SPEC = MethodSpec(
-    name="pix2pix", label="pix2pix", role="baseline", order=10, single=Pix2Pix(),
+    name="pix2pix", label="pix2pix", role="baseline", order=10, plugin=Pix2Pix(),
     summary="U-Net generator, conditional PatchGAN, BCE cGAN + 100 L1 (Isola et al. 2017)",
 )

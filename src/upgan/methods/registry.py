@@ -1,10 +1,15 @@
 """The method registry: every method the project trains and compares, registered once.
 
 Each method lives in its own module of this package and declares a module-level ``SPEC``
-(:class:`MethodSpec`); :func:`discover` imports every module of the package and registers the
-specs it finds, so adding a method means adding its module (and its configuration block).
-Every list of methods in the project -- training dispatch, evaluation families, report labels,
-tests -- derives from here.
+(:class:`MethodSpec`) or a list ``SPECS`` (configurations of one plug-in, e.g. UP-GAN and its
+variants); :func:`discover` imports every module of the package and registers the specs it
+finds, so adding a method means adding its module (and its configuration block). Every list of
+methods in the project -- training dispatch, evaluation families, report labels, tests --
+derives from here.
+
+Every method is a :class:`MethodPlugin`: it owns the shape of its cell (:meth:`cell_steps`, the
+nodes the pipelines wire), what each step does (:meth:`run_step`), its prediction from a model
+bundle and its line in Table 1's set-up; the pipelines and the report only ask the registry.
 
 Roles (what a method is for in the comparison):
 
@@ -12,10 +17,12 @@ Roles (what a method is for in the comparison):
 * ``ablation``: the proposed method with a part removed (claim C2).
 * ``baseline``: a competing published method (claims C1 and C5).
 * ``control``: a non-adversarial control (claim C6: do the GAN and the uncertainty help at all?).
+* ``variant``: another configuration of the proposed method, compared like a method (the
+  mechanism study); no claim family includes it.
 
 Kinds: a ``cascade`` is trained phase by phase and then fine-tuned (the UP-GAN family, configured
-by ``upgan``); a ``single`` method trains one generator in one stage through its
-:class:`SingleGeneratorMethod` plug-in (configured by ``baselines.<name>``).
+by ``upgan``, :mod:`upgan.methods.cascade`); a ``single`` method trains one generator in one
+stage through its :class:`SingleGeneratorMethod` plug-in (configured by ``baselines.<name>``).
 """
 
 from __future__ import annotations
@@ -23,18 +30,149 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.figure import Figure
     from torch import nn
 
+    from upgan.io.bundle import ModelBundle
+    from upgan.methods.prediction import Prediction
     from upgan.training import SlicePairs, StageConfig, TrainingHistory
 
-ROLES: tuple[str, ...] = ("proposed", "ablation", "baseline", "control")
+ROLES: tuple[str, ...] = ("proposed", "ablation", "baseline", "control", "variant")
 KINDS: tuple[str, ...] = ("cascade", "single")
+
+#: The data every training step of a cell may read (names relative to the task namespace).
+TRAINING_DATA: tuple[str, ...] = ("train_slices", "val_slices", "split_manifest")
+
+
+@dataclass(frozen=True)
+class CellStep:
+    """One node of a method's cell.
+
+    Attributes:
+        name: node name inside the cell namespace (``train``, ``train_phase_0``, ``fine_tune``).
+        inputs: dataset names (cell-relative, the task's data, or ``params:<group>``), in the
+            order :meth:`MethodPlugin.run_step` receives them (by name).
+        outputs: dataset names the step writes (cell-relative).
+        histories: the outputs that are validation histories (the training budget's rows).
+        tags: extra Kedro tags.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    histories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class LoggedHistory:
+    """A stage's validation history as a step returns it: the pipeline turns it into the history
+    table (and logs it with ``params`` under ``network`` in the cell's tracking run)."""
+
+    network: str
+    params: dict[str, Any]
+    history: TrainingHistory
+    pretraining: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    """What a step returns: its outputs by name (histories as :class:`LoggedHistory`), and the
+    test metrics and figures to log in the cell's tracking run."""
+
+    outputs: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+
+@dataclass
+class CellJob:
+    """One cell as a step sees it: who it is, its inputs by name (``params:`` dropped) and the
+    pipeline's helpers for the stage config and the checkpoint of a stage.
+
+    Attributes:
+        cell: the cell's name (``<task>.<method>.n<NN>.s<seed>``).
+        stage: ``(label, block, steps, seed, where, extra_keys=(), keep_initial=False) ->
+            StageConfig`` from a stage block (``where`` names it in errors).
+        checkpoint: ``(label, stage, payload, train, val) -> Path | None``: the resumable
+            checkpoint of a stage keyed by what determines its result.
+        train, val: the cell's training subjects' slices and the validation slices.
+        subjects: the cell's training subjects.
+        residual: the task uses global residual learning (``training.residual_learning``).
+        steps: the shared budget of generator updates (``training.steps``).
+    """
+
+    task: str
+    method: str
+    n_train_patients: int
+    seed: int
+    cell: str
+    inputs: dict[str, Any]
+    stage: Callable[..., StageConfig]
+    checkpoint: Callable[..., Path | None]
+    train: SlicePairs | None = None
+    val: SlicePairs | None = None
+    subjects: list[str] = field(default_factory=list)
+    residual: bool = False
+    steps: int = 0
+
+    def param(self, group: str) -> dict[str, Any]:
+        """Parameter group ``group`` (empty when the step does not take it)."""
+        return dict(self.inputs.get(group) or {})
+
+    def labels(self) -> dict[str, Any]:
+        """The cell's labels for a bundle config (task, method, n_train_patients)."""
+        return {"task": self.task, "method": self.method, "n_train_patients": self.n_train_patients}
+
+
+class MethodPlugin(ABC):
+    """A method as the pipelines see it: its cell, its steps, its prediction, its report rows."""
+
+    #: ``cascade`` or ``single`` (:data:`KINDS`).
+    kind: str = "single"
+    #: The method predicts an uncertainty σ (uncertainty rows, calibration, ``sigma`` output).
+    has_sigma: bool = False
+
+    @abstractmethod
+    def cell_steps(self, parameters: Mapping[str, Any]) -> list[CellStep]:
+        """The nodes of one cell for the run's parameters (all groups), in execution order."""
+
+    @abstractmethod
+    def run_step(self, step: str, job: CellJob) -> StepResult:
+        """Run step ``step`` of :meth:`cell_steps` for one cell."""
+
+    @abstractmethod
+    def predict(self, bundle: ModelBundle, inputs: np.ndarray, device: str, batch_size: int,
+                channels_last: bool) -> Prediction:
+        """Predict ``(N, C, H, W)`` inputs in [0, 1] with a trained cell's model bundle."""
+
+    @abstractmethod
+    def input_channels(self, config: Mapping[str, Any]) -> int:
+        """Input channels C the model bundle with this ``config`` takes."""
+
+    def describe_bundle(self, config: Mapping[str, Any]) -> str | None:
+        """One line for Table 1's set-up section from a model bundle's ``config``; ``None``: the
+        method's registry summary is used."""
+        return None
+
+    def report_outputs(self) -> tuple[str, ...]:
+        """Cell outputs beyond the evaluation's that the report gathers (e.g. phase summaries)."""
+        return ()
+
+    def check_parameters(self, parameters: Mapping[str, Any]) -> None:  # noqa: B027 - optional
+        """Fail (ValueError naming the parameter) when the run's parameters cannot configure it."""
+
+
+def step_inputs(step: CellStep) -> list[str]:
+    """A step's input names as :class:`CellJob` keys them (``params:`` dropped)."""
+    return [name.removeprefix("params:") for name in step.inputs]
 
 
 @dataclass
@@ -56,9 +194,34 @@ class TrainedSingle:
     pretraining: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
-class SingleGeneratorMethod(ABC):
+class SingleGeneratorMethod(MethodPlugin):
     """The plug-in of a single-generator method: its parameters, its generator and its training
-    (through the one engine, :func:`upgan.training.train_stage`)."""
+    (through the one engine, :func:`upgan.training.train_stage`). Its cell is one ``train``
+    step (:mod:`upgan.methods.single` implements the cell, prediction and report parts)."""
+
+    kind = "single"
+
+    def cell_steps(self, parameters: Mapping[str, Any]) -> list[CellStep]:
+        from upgan.methods.single import single_cell_steps
+
+        return single_cell_steps()
+
+    def run_step(self, step: str, job: CellJob) -> StepResult:
+        from upgan.methods.single import run_single_step
+
+        return run_single_step(self, step, job)
+
+    def predict(self, bundle: ModelBundle, inputs: np.ndarray, device: str, batch_size: int,
+                channels_last: bool) -> Prediction:
+        from upgan.methods.single import predict_single
+
+        return predict_single(bundle, inputs, device, batch_size, channels_last)
+
+    def input_channels(self, config: Mapping[str, Any]) -> int:
+        return int(config["network"]["in_channels"])
+
+    def describe_bundle(self, config: Mapping[str, Any]) -> str | None:
+        return self.describe_setup(config.get("network", {}))
 
     #: Parameter block defaults (``baselines.<name>`` without ``optimiser``); every key a user
     #: may set. ``input_residual`` is set by the pipeline (``training.residual_learning``).
@@ -93,7 +256,7 @@ class SingleGeneratorMethod(ABC):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One method: its name in configuration, its label in reports, its role and kind.
+    """One method: its name in configuration, its label in reports, its role and its plug-in.
 
     Attributes:
         name: configuration name (``methods``, ``weak_supervision.methods``, cell names).
@@ -101,8 +264,7 @@ class MethodSpec:
         role: one of :data:`ROLES`.
         summary: one line for docs and ``--help``.
         order: position in tables (ascending).
-        guidance: cascades only -- σ of each phase guides the next.
-        single: the plug-in of a single-generator method (``None`` for cascades).
+        plugin: the method's :class:`MethodPlugin` (cell, steps, prediction, report rows).
     """
 
     name: str
@@ -110,22 +272,23 @@ class MethodSpec:
     role: str
     summary: str
     order: int
-    guidance: bool = False
-    single: SingleGeneratorMethod | None = None
+    plugin: MethodPlugin
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"method {self.name!r}: role must be one of {ROLES}, got {self.role!r}")
+        if not isinstance(self.plugin, MethodPlugin):
+            raise ValueError(f"method {self.name!r}: plugin must be a MethodPlugin, got {self.plugin!r}")
 
     @property
     def kind(self) -> str:
-        """``single`` when the method has a single-generator plug-in, else ``cascade``."""
-        return "cascade" if self.single is None else "single"
+        """The plug-in's kind (:data:`KINDS`)."""
+        return self.plugin.kind
 
     @property
-    def cascade(self) -> bool:
-        """True for the UP-GAN family (phases with uncertainty)."""
-        return self.single is None
+    def single(self) -> SingleGeneratorMethod | None:
+        """The single-generator plug-in (``None`` for other kinds)."""
+        return self.plugin if isinstance(self.plugin, SingleGeneratorMethod) else None
 
 
 _REGISTRY: dict[str, MethodSpec] = {}
@@ -142,7 +305,7 @@ def register(spec: MethodSpec) -> MethodSpec:
 
 
 def discover() -> None:
-    """Import every module of :mod:`upgan.methods` once and register its ``SPEC``."""
+    """Import every module of :mod:`upgan.methods` once and register its ``SPEC`` / ``SPECS``."""
     global _discovered
     if _discovered:
         return
@@ -150,9 +313,10 @@ def discover() -> None:
     package = importlib.import_module("upgan.methods")
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"upgan.methods.{info.name}")
-        spec = getattr(module, "SPEC", None)
-        if isinstance(spec, MethodSpec):
-            register(spec)
+        found = [getattr(module, "SPEC", None), *getattr(module, "SPECS", ())]
+        for spec in found:
+            if isinstance(spec, MethodSpec):
+                register(spec)
 
 
 def specs() -> list[MethodSpec]:

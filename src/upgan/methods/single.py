@@ -2,7 +2,9 @@
 plug-in base, and the entry points the pipeline and ``upgan predict`` use for any of them.
 
 Entry points: :func:`resolve_params`, :func:`train_single` and :func:`build_generator`, each
-dispatching on the method's registered :class:`~upgan.methods.registry.SingleGeneratorMethod`.
+dispatching on the method's registered :class:`~upgan.methods.registry.SingleGeneratorMethod`;
+the cell of every single-generator method (one ``train`` step, :func:`run_single_step`) and its
+prediction (:func:`predict_single`).
 
 Evaluation protocol (every single-generator method): generators are evaluated in ``eval()``
 mode -- BatchNorm with running statistics, dropout off. The pix2pix paper kept dropout on at
@@ -18,12 +20,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from torch import Tensor, nn
 
-from upgan.methods.registry import SingleGeneratorMethod, TrainedSingle, get, names
+from upgan.inference import run_batched
+from upgan.io.bundle import ModelBundle
+from upgan.methods.prediction import Prediction
+from upgan.methods.registry import (
+    TRAINING_DATA,
+    CellJob,
+    CellStep,
+    LoggedHistory,
+    SingleGeneratorMethod,
+    StepResult,
+    TrainedSingle,
+    get,
+    names,
+)
 from upgan.models import max_downsamplings
 from upgan.training import SlicePairs, StageConfig, TrainingMethod
-from upgan.training.upgan import modules_digest
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +95,6 @@ def auto_downs(value: Any, key: str, size: int, min_size: int, cap: int | None =
         n = max_downsamplings(size, min_size)
         return n if cap is None else min(n, cap)
     return check_int(value, key, 1)
-
-
-def module_digest(module: nn.Module) -> str:
-    """sha256 of a module's state dict (names and bytes)."""
-    return modules_digest([module])
 
 
 def signed(x: Tensor) -> Tensor:
@@ -209,3 +220,60 @@ def side_checkpoint(checkpoint_path: Path | None, suffix: str) -> Path | None:
     if checkpoint_path is None:
         return None
     return checkpoint_path.with_name(f"{checkpoint_path.stem}_{suffix}{checkpoint_path.suffix}")
+
+
+# ------------------------------------------------------------------------------------------------
+# the cell of a single-generator method
+# ------------------------------------------------------------------------------------------------
+def single_optimiser(baselines: Mapping[str, Any], method: str) -> tuple[dict[str, Any], str]:
+    """The optimiser block of a single-generator method (shared ``baselines.optimiser`` updated
+    by the method's own ``baselines.<method>.optimiser``) and the name to use in errors."""
+    own = dict((baselines.get(method) or {}).get("optimiser") or {})
+    where = f"baselines.{method}.optimiser" if own else "baselines.optimiser"
+    return {**dict(baselines.get("optimiser") or {}), **own}, where
+
+
+def method_params(baselines: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """A single-generator method's network and loss parameters (its block without ``optimiser``)."""
+    return {k: v for k, v in dict(baselines.get(method) or {}).items() if k != "optimiser"}
+
+
+def single_cell_steps() -> list[CellStep]:
+    """One ``train`` node: the method's bundle and its validation history."""
+    return [CellStep("train", (*TRAINING_DATA, "params:baselines", "params:upgan", "params:training",
+                               "params:preparation"),
+                     ("model", "history_train"), histories=("history_train",), tags=("train",))]
+
+
+def run_single_step(single: SingleGeneratorMethod, step: str, job: CellJob) -> StepResult:
+    """Train the method for the shared budget of generator updates (``training.steps``) with its
+    optimiser settings: ``baselines.optimiser``, overridden key by key by the method's own
+    ``baselines.<method>.optimiser`` block; the bundle holds ``generator`` and the method's other
+    networks and the network config; the history gets a row per pretrained network."""
+    if step != "train":
+        raise ValueError(f"{job.method} has one step, 'train', not {step!r}")
+    baselines = job.param("baselines")
+    if job.method not in baselines:
+        raise ValueError(f"parameters baselines.{job.method} are missing")
+    optimiser, where = single_optimiser(baselines, job.method)
+    stage = job.stage("train", optimiser, job.steps, job.seed, where)
+    params = {**method_params(baselines, job.method), "input_residual": job.residual}
+    assert job.train is not None
+    path = job.checkpoint("train", stage, {"method": job.method, "params": params}, job.train, job.val)
+    trained = train_single(job.method, params, job.train, job.val, stage, path,
+                           context={"upgan": job.param("upgan")})
+    config = {**job.labels(), "network": trained.config, "preparation": job.param("preparation"),
+              "train_subjects": job.subjects}
+    history = LoggedHistory("generator", stage.fingerprint_fields(), trained.history, trained.pretraining)
+    return StepResult({"model": ModelBundle.pack(trained.states, config), "history_train": history})
+
+
+def predict_single(bundle: ModelBundle, inputs: np.ndarray, device: str, batch_size: int,
+                   channels_last: bool) -> Prediction:
+    """The generator's prediction (no σ)."""
+    method = bundle.config.get("method", "")
+    generator = build_generator(method, bundle.config["network"])
+    generator.load_state_dict(bundle.state_dict("generator"))
+    x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
+    chunks = run_batched(generator, x, batch_size=batch_size, device=device, channels_last=channels_last)
+    return Prediction(torch.cat([c[0] for c in chunks]).numpy(), None, None)

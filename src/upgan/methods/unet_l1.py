@@ -114,6 +114,6 @@ class UNetL1(SingleGeneratorMethod):
 
 
 SPEC = MethodSpec(
-    name="unet_l1", label="U-Net, L1 only", role="control", order=40, single=UNetL1(),
+    name="unet_l1", label="U-Net, L1 only", role="control", order=40, plugin=UNetL1(),
     summary="UP-GAN's phase-0 U-Net trained with L1 alone: no discriminator, no uncertainty",
 )

@@ -9,10 +9,16 @@ from upgan.models.cascade import (
     build_discriminators,
     build_generators,
     cascade_config_from_dict,
-    uncertainty_attention,
 )
 from upgan.models.casnet import CasNet
 from upgan.models.generators import UnitRangeGenerator, check_image, max_downsamplings
+from upgan.models.guidance import (
+    GUIDANCE_INPUTS,
+    GuidanceInput,
+    get_guidance,
+    guidance_names,
+    uncertainty_attention,
+)
 from upgan.models.pan import PANDiscriminator, PANGenerator
 from upgan.models.patchgan import DiscriminatorConfig, PatchDiscriminator
 from upgan.models.pix2pix import Pix2PixUNet, init_pix2pix_weights
@@ -35,6 +41,10 @@ from upgan.models.vgg import (
 )
 
 __all__ = [
+    "GUIDANCE_INPUTS",
+    "GuidanceInput",
+    "get_guidance",
+    "guidance_names",
     "UPGAN",
     "VGG19_FEATURE_LAYERS",
     "CascadeConfig",

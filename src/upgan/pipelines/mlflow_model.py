@@ -73,18 +73,18 @@ class CellModel(PythonModel):
 
 def input_channels(bundle: ModelBundle) -> int:
     """The number of input channels of the bundle's (first) generator, from its config."""
-    from upgan.models import cascade_config_from_dict
+    from upgan.methods import get
 
-    if "cascade" in bundle.config:
-        return int(cascade_config_from_dict(bundle.config["cascade"]).generator_config(0).in_channels)
-    return int(bundle.config["network"]["in_channels"])
+    return get(str(bundle.config.get("method", ""))).plugin.input_channels(bundle.config)
 
 
 def signature(bundle: ModelBundle) -> ModelSignature:
     """Input ``(N, C, H, W)`` float32, outputs ``image`` (and ``sigma``) ``(N, 1, H, W)``,
     parameters ``device`` and ``batch_size``."""
     outputs = [TensorSpec(np.dtype(np.float32), (-1, 1, -1, -1), "image")]
-    if any(p.startswith("generator_") for p in bundle.prefixes()):
+    from upgan.methods import get
+
+    if get(str(bundle.config.get("method", ""))).plugin.has_sigma:
         outputs.append(TensorSpec(np.dtype(np.float32), (-1, 1, -1, -1), "sigma"))
     return ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, input_channels(bundle), -1, -1))]),

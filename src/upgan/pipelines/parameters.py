@@ -23,7 +23,7 @@ from upgan.pipelines.training.config import (
     residual_learning,
     single_optimiser,
     stage_config,
-    validate_upgan_parameters,
+    validate_method_parameters,
 )
 from upgan.preparation import PreparationConfig
 from upgan.runtime import check_cpu_threads
@@ -60,6 +60,8 @@ SCHEMA: Schema = {
         "generator": _fields(UNetConfig, ("in_channels", "residual_from")),
         "discriminator": _fields(DiscriminatorConfig),
         "loss": _fields(UPGANLossWeights),
+        "guidance": {"input": None},
+        "residual_to": None,
         "phase": STAGE,
         "fine_tune": {**STAGE, "steps": None},
     },
@@ -126,7 +128,7 @@ def _check_training(params: Mapping[str, Any]) -> None:
     for task in params.get("tasks", []):
         residual_learning(task, training)  # checks training.residual_learning
     try:
-        validate_upgan_parameters(upgan, training)
+        validate_method_parameters(params)
     except (TypeError, ValueError) as error:
         raise _renamed(error, _CONFIG_NAMES) from error
 

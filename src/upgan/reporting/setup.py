@@ -10,28 +10,17 @@ from upgan.methods.registry import get
 from upgan.reporting.formatting import method_labels, task_labels
 
 
-def _cascade(config: Mapping[str, Any]) -> str:
-    cascade = config["cascade"]
-    unet = cascade.get("unet", {})
-    guidance = "with" if cascade.get("guidance", True) else "without"
-    return (f"M = {cascade['n_phases']} phases {guidance} uncertainty guidance; U-Net base width "
-            f"{unet.get('base_width')}, depth {unet.get('depth')}, {unet.get('block')} blocks")
-
-
 def describe_method_setup(config: Mapping[str, Any]) -> str:
     """One line on how a cell's method was set up, from its model bundle's ``config``.
 
     MedGAN's line names the frozen feature extractor the run used (the in-pipeline pretrained
     autoencoder or a local VGG-19 file) and its weights' sha256.
     """
-    if "cascade" in config:
-        return _cascade(config)
     try:
         spec = get(str(config.get("method", "")))
     except ValueError:
         return "(no description)"
-    line = spec.single.describe_setup(config.get("network", {})) if spec.single is not None else None
-    return line or spec.summary
+    return spec.plugin.describe_bundle(config) or spec.summary
 
 
 def training_setup_markdown(configs: list[dict], steps: int, fine_tune_steps: int, batch_size: int,

@@ -1,9 +1,13 @@
 """The translation tasks, one module each, resolved by name through one registry.
 
-The paper's three tasks are registered on import; :func:`register_task` adds others.
+Every module of this package that declares a ``TASK`` (:class:`TaskSpec`) is discovered and
+registered on import, in the order of ``TaskSpec.order`` (adding a task means adding its module);
+:func:`register_task` adds others from outside the package.
 """
 
-from upgan.tasks import mri_motion, mri_recon, pet_to_ct
+import importlib
+import pkgutil
+
 from upgan.tasks.registry import (
     TASKS,
     cohort_layouts,
@@ -15,8 +19,19 @@ from upgan.tasks.registry import (
 )
 from upgan.tasks.spec import Preview, TaskSpec
 
-for _module in (pet_to_ct, mri_recon, mri_motion):
-    register_task(_module.TASK)
+
+def _discover() -> list[TaskSpec]:
+    """The ``TASK`` of every module of this package, in ``order`` (then name)."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "TASK", None)
+        if isinstance(spec, TaskSpec):
+            found.append(spec)
+    return sorted(found, key=lambda t: (t.order, t.name))
+
+
+for _task in _discover():
+    register_task(_task)
 
 __all__ = [
     "TASKS",

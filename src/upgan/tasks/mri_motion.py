@@ -7,6 +7,7 @@ from upgan.tasks.spec import TaskSpec
 
 TASK = TaskSpec(
     name="mri_motion",
+    order=30,
     layout=IXI_T1,
     input_modality="t1",
     target_modality="t1",

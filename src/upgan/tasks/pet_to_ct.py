@@ -6,6 +6,7 @@ from upgan.tasks.spec import Preview, TaskSpec
 
 TASK = TaskSpec(
     name="pet_to_ct",
+    order=10,
     layout=PET_CT,
     input_modality="pet",
     target_modality="ct",

@@ -52,6 +52,8 @@ class TaskSpec:
         preview: the data-preview figure's settings (default: from the modalities).
         paper_table1: the paper's Table 1 entry per method, ``"SSIM / PSNR / MAE"``.
         paper_ssim_p_vs_medgan: the paper's SSIM p-value of UP-GAN against MedGAN.
+        order: position among the discovered tasks (tables, the default ``tasks``; the first
+            is the default task of the weak-supervision sweep).
     """
 
     name: str
@@ -66,6 +68,7 @@ class TaskSpec:
     preview: Preview | None = None
     paper_table1: Mapping[str, str] = field(default_factory=dict)
     paper_ssim_p_vs_medgan: float | None = None
+    order: int = 100
 
     def __post_init__(self) -> None:
         where = f"task {self.name!r}"

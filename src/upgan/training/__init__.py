@@ -1,6 +1,6 @@
 """One training engine for every method, plus the UP-GAN phase and fine-tune plug-ins."""
 
-from upgan.training.checkpoint import cpu_state, stage_fingerprint
+from upgan.training.checkpoint import cpu_state, stage_fingerprint, state_digest
 from upgan.training.data import SlicePairs
 from upgan.training.engine import TrainingMethod, train_stage
 from upgan.training.history import TrainingHistory
@@ -20,6 +20,7 @@ __all__ = [
     "fine_tune",
     "resolve_device",
     "stage_fingerprint",
+    "state_digest",
     "train_phase",
     "train_stage",
 ]

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,18 @@ CHECKPOINT_FORMAT = 2
 def cpu_state(module: nn.Module) -> dict[str, Tensor]:
     """State dict as independent contiguous CPU tensors (safetensors-ready)."""
     return {k: v.detach().to("cpu").clone().contiguous() for k, v in module.state_dict().items()}
+
+
+def state_digest(items: Iterable[nn.Module | Mapping[str, Tensor]]) -> str:
+    """sha256 of state dicts -- of modules or of state dicts, in order -- by tensor names and
+    bytes: the one hash of weights (what a stage starts from, a frozen feature extractor)."""
+    h = hashlib.sha256()
+    for item in items:
+        state = item.state_dict() if isinstance(item, nn.Module) else item
+        for name, tensor in state.items():
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def module_states(modules: list[nn.Module]) -> list[dict[str, Tensor]]:

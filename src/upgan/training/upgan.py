@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from upgan.models.cascade import (
 from upgan.models.patchgan import PatchDiscriminator
 from upgan.models.unet import UncertaintyUNet
 from upgan.preparation.normalisation import VALID_RANGE
-from upgan.training.checkpoint import cpu_state
+from upgan.training.checkpoint import cpu_state, state_digest
 from upgan.training.data import SlicePairs
 from upgan.training.engine import TrainingMethod, train_stage
 from upgan.training.history import TrainingHistory
@@ -37,17 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: Batch size used to precompute frozen phase inputs.
 PRECOMPUTE_BATCH = 32
-
-
-def modules_digest(modules: Sequence[nn.Module]) -> str:
-    """sha256 of the modules' state dicts (names and bytes), in order."""
-    h = hashlib.sha256()
-    for module in modules:
-        for name, tensor in module.state_dict().items():
-            h.update(name.encode())
-            h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
 
 
 class _UPGANMethodBase(TrainingMethod):
@@ -76,6 +64,9 @@ class _UPGANMethodBase(TrainingMethod):
             )
         self.conditional = inferred
         self.lambdas = weights.at(0, 1)
+        #: no adversarial term at any step (``lambda_adversarial: 0``): the discriminators are
+        #: neither trained nor evaluated (the engine sees none)
+        self.adversarial = weights.lambda_adversarial > 0
 
     def on_step(self, step: int, total: int) -> None:
         """Follow the recipe's weights (the official curriculum changes them by thirds)."""
@@ -99,7 +90,10 @@ class _UPGANMethodBase(TrainingMethod):
         with the current curriculum weights); returns (total, nll, adv)."""
         w_l1, w_ggd, w_adv = self.lambdas
         nll = ggd_nll(out.image, targets, out.alpha, out.beta)
-        adv = lsgan_generator_loss(discriminator(self.d_input(inputs, out.image)))
+        if self.adversarial:
+            adv = lsgan_generator_loss(discriminator(self.d_input(inputs, out.image)))
+        else:
+            adv = torch.zeros((), device=out.image.device)
         total = w_ggd * nll + w_adv * adv.float()
         if w_l1:
             total = total + w_l1 * (out.image.float() - targets).abs().mean()
@@ -112,6 +106,9 @@ class _UPGANMethodBase(TrainingMethod):
             "conditional": self.conditional,
             "weights": [self.weights.lambda_fidelity, self.weights.lambda_adversarial],
             "recipe": self.weights.recipe,
+            **({"lambda_l1": self.weights.lambda_l1, "periods": list(self.weights.periods)}
+               if self.weights.extended else {}),
+            **({} if self.cascade.residual_to == "input" else {"residual_to": self.cascade.residual_to}),
         }
 
 
@@ -148,7 +145,22 @@ class UPGANPhase(_UPGANMethodBase):
         return [self.generator]
 
     def discriminator_modules(self) -> list[nn.Module]:
-        return [self.discriminator]
+        return [self.discriminator] if self.adversarial else []
+
+    @property
+    def carries_previous(self) -> bool:
+        """Prepared inputs end with b-hat_{phase-1} (``residual_to: previous``), which the
+        generator does not see but adds its image head to."""
+        return self.phase > 0 and self.cascade.residual_to == "previous"
+
+    def split(self, inputs: Tensor) -> tuple[Tensor, Tensor | None]:
+        """A prepared batch as (generator input ``concat(f_phase, a)``, b-hat_{phase-1} or None)."""
+        if not self.carries_previous:
+            return inputs, None
+        return inputs[:, :-1], inputs[:, -1:]
+
+    def d_input(self, inputs: Tensor, image: Tensor) -> Tensor:
+        return super().d_input(self.split(inputs)[0], image)
 
     def to(self, device: torch.device) -> None:
         self.cascade.to(device)
@@ -156,7 +168,9 @@ class UPGANPhase(_UPGANMethodBase):
 
     @torch.no_grad()
     def prepare_inputs(self, inputs: Tensor) -> Tensor:
-        """``(N, C, H, W) -> (N, C, H, W)`` at phase 0, ``(N, 1 + C, H, W)`` for phase > 0."""
+        """``(N, C, H, W) -> (N, C, H, W)`` at phase 0, ``(N, F + C, H, W)`` for phase > 0 (F the
+        guidance feature's channels), then b-hat_{phase-1} as one more channel when
+        :attr:`carries_previous`."""
         if self.phase == 0:
             return inputs
         for g in self.frozen:
@@ -165,12 +179,16 @@ class UPGANPhase(_UPGANMethodBase):
         for start in range(0, inputs.shape[0], PRECOMPUTE_BATCH):
             a = inputs[start : start + PRECOMPUTE_BATCH]
             outputs = self.cascade(a, n_phases=self.phase)
-            chunks.append(self.cascade.phase_input(a, outputs[-1]))
+            chunk = self.cascade.phase_input(a, outputs[-1])
+            if self.carries_previous:
+                chunk = torch.cat([chunk, outputs[-1].image], dim=1)
+            chunks.append(chunk)
         return torch.cat(chunks, dim=0)
 
     def forward_phase(self, inputs: Tensor) -> PhaseOutput:
         """G_phase on a prepared input batch."""
-        return UPGAN.run_generator(self.generator, inputs)
+        x, previous = self.split(inputs)
+        return UPGAN.run_generator(self.generator, x, previous)
 
     def generator_loss(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor], Any]:
         out = self.forward_phase(inputs)
@@ -201,7 +219,8 @@ class UPGANPhase(_UPGANMethodBase):
 
     def set_train_mode(self, training: bool) -> None:
         self.generator.train(training)
-        self.discriminator.train(training)
+        if self.adversarial:
+            self.discriminator.train(training)
         for g in self.frozen:
             g.eval()
 
@@ -210,7 +229,7 @@ class UPGANPhase(_UPGANMethodBase):
             "method": "upgan_phase",
             "phase": self.phase,
             **self.describe_base(),
-            "frozen_digest": modules_digest(self.frozen),
+            "frozen_digest": state_digest(self.frozen),
         }
 
 
@@ -238,7 +257,7 @@ class UPGANFineTune(_UPGANMethodBase):
         return list(self.cascade.generators)
 
     def discriminator_modules(self) -> list[nn.Module]:
-        return list(self.discriminators)
+        return list(self.discriminators) if self.adversarial else []
 
     def generator_loss(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, dict[str, Tensor], Any]:
         outputs = self.cascade(inputs)
@@ -277,7 +296,7 @@ class UPGANFineTune(_UPGANMethodBase):
         return {
             "method": "upgan_fine_tune",
             **self.describe_base(),
-            "initial_digest": modules_digest([*self.cascade.generators, *self.discriminators]),
+            "initial_digest": state_digest([*self.cascade.generators, *self.discriminators]),
         }
 
 
@@ -330,7 +349,7 @@ def train_phase(
     torch.manual_seed(stage.seed)
     generators.append(UncertaintyUNet(cascade_cfg.generator_config(phase)))
     discriminator = build_discriminator(cascade_cfg)
-    cascade = UPGAN(generators, guidance=cascade_cfg.guidance)
+    cascade = UPGAN(generators, guidance=cascade_cfg.guidance, residual_to=cascade_cfg.residual_to)
     method = UPGANPhase(cascade, phase, discriminator, weights)
     history = train_stage(
         method, train, val, stage, checkpoint_path, progress=progress, on_record=on_record
@@ -370,7 +389,7 @@ def fine_tune(
         g.load_state_dict(state)
     for d, state in zip(discriminators, discriminator_states, strict=True):
         d.load_state_dict(state)
-    cascade = UPGAN(generators, guidance=cascade_cfg.guidance)
+    cascade = UPGAN(generators, guidance=cascade_cfg.guidance, residual_to=cascade_cfg.residual_to)
     method = UPGANFineTune(cascade, discriminators, weights)
     history = train_stage(
         method, train, val, stage, checkpoint_path, progress=progress, on_record=on_record

@@ -21,12 +21,11 @@ def _task_layout(task: str, cells: list[tuple[str, str, int, int]]) -> tuple[lis
     layout: list[tuple] = [("", "val_slices", None, ""), ("", "other", None, "")]
     for c in cells:
         name, method, seed = cell_name(*c), c[1], c[3]
-        kinds = ["metrics", "uncertainty", "calibration", "example", "model", "predictions"]
-        kinds += ["phase_summary", "phase_figure"] if get(method).cascade else []
-        for kind in kinds:
+        kinds = ["metrics", "uncertainty", "calibration", "example", "model"]
+        others = ["predictions", *get(method).plugin.report_outputs()]
+        for kind in kinds + others:
             inputs.append(f"{name}.{kind}")
-            layout.append((method, kind if kind not in ("predictions", "phase_summary", "phase_figure")
-                           else "other", seed, ""))
+            layout.append((method, kind if kind in kinds else "other", seed, ""))
         for history in cell_histories(method):
             inputs.append(f"{name}.{history}")
             layout.append((method, "history", seed, history))

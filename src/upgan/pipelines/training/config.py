@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,19 @@ import pandas as pd
 import torch
 
 from upgan.io.slices import SliceSet
-from upgan.losses import UPGANLossWeights
-from upgan.methods import get, names
-from upgan.models import CascadeConfig, cascade_config_from_dict
+from upgan.methods import CascadeMethod, get, names, specs
+from upgan.methods.cascade import check_steps
+from upgan.methods.single import method_params, single_optimiser
+from upgan.models import CascadeConfig
 from upgan.tasks import get_task
 from upgan.training import SlicePairs, StageConfig
 from upgan.training.checkpoint import CHECKPOINT_FORMAT
+
+__all__ = [
+    "STAGE_KEYS", "cascade_config", "check_steps", "checkpoint_path", "fine_tune_steps", "method_params",
+    "phase_steps", "residual_learning", "select_training_subjects", "single_optimiser", "slice_pairs",
+    "stage_config", "stage_key", "validate_method_parameters",
+]
 
 STAGE_KEYS = ("batch_size", "lr_generator", "lr_discriminator", "betas", "cosine")
 """Optimiser keys of a stage block (``upgan.phase``, ``upgan.fine_tune``, ``baselines.optimiser``)."""
@@ -53,29 +60,12 @@ def residual_learning(task: str, training: Mapping[str, Any]) -> bool:
 
 def cascade_config(method: str, upgan: Mapping[str, Any], n_phases: int | None = None,
                    in_channels: int = 1, residual: bool = False) -> CascadeConfig:
-    """The cascade of a cascade method (``upgan`` or its ablation) from the ``upgan`` block.
-
-    ``n_phases``: M as the pipeline was built with it (``None``: ``upgan.n_phases``);
-    ``residual``: every phase adds its image head to ``a``'s first channel."""
-    spec = get(method)
-    if not spec.cascade:
+    """The cascade of a cascade method (``upgan``, its ablation or a variant) from the ``upgan``
+    block (:meth:`upgan.methods.CascadeMethod.cascade_config`)."""
+    plugin = get(method).plugin
+    if not isinstance(plugin, CascadeMethod):
         raise ValueError(f"{method!r} is not a cascade method; cascades: {', '.join(names(kind='cascade'))}")
-    unet = {"in_channels": in_channels, **dict(upgan.get("generator", {}))}
-    if residual:
-        unet["residual_from"] = 0
-    return cascade_config_from_dict({
-        "n_phases": int(upgan["n_phases"] if n_phases is None else n_phases),
-        "guidance": spec.guidance,
-        "unet": unet,
-        "discriminator": dict(upgan.get("discriminator", {})),
-    })
-
-
-def check_steps(value: Any, key: str) -> int:
-    """``value`` if it is an int >= 1 (a number of generator updates), else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key} must be an int >= 1 (generator updates), got {value!r}")
-    return value
+    return plugin.cascade_config(upgan, n_phases, in_channels, residual)
 
 
 def stage_config(name: str, stage: Mapping[str, Any], training: Mapping[str, Any], steps: int,
@@ -121,50 +111,24 @@ def phase_steps(training: Mapping[str, Any]) -> int:
 
 
 def fine_tune_steps(upgan: Mapping[str, Any]) -> int:
-    """UP-GAN's end-to-end fine-tuning, on top of the shared budget (``upgan.fine_tune.steps``)."""
-    return check_steps(dict(upgan.get("fine_tune", {})).get("steps"), "upgan.fine_tune.steps")
+    """UP-GAN's end-to-end fine-tuning, on top of the shared budget (``upgan.fine_tune.steps``;
+    0: none)."""
+    return check_steps(dict(upgan.get("fine_tune", {})).get("steps"), "upgan.fine_tune.steps", minimum=0)
 
 
-def loss_weights(upgan: Mapping[str, Any]) -> UPGANLossWeights:
-    """UP-GAN's objective weights and recipe (``upgan.loss``)."""
-    return UPGANLossWeights(**dict(upgan.get("loss", {})))
-
-
-def validate_upgan_parameters(upgan: Mapping[str, Any], training: Mapping[str, Any]) -> None:
-    """Build every config a cascade cell will need, so bad values fail before any training."""
-    for method in names(kind="cascade"):
-        cascade_config(method, upgan)
-    loss_weights(upgan)
+def validate_method_parameters(parameters: Mapping[str, Any]) -> None:
+    """Ask every registered method whether the run's parameters configure it, so bad values fail
+    before any training (:meth:`upgan.methods.MethodPlugin.check_parameters`)."""
+    for spec in specs():
+        spec.plugin.check_parameters(parameters)
+    upgan, training = dict(parameters.get("upgan") or {}), dict(parameters.get("training") or {})
     for key in ("phase", "fine_tune"):
         if key not in upgan:
             raise ValueError(f"parameters upgan.{key} are missing")
     stage_config("upgan.phase", upgan["phase"], training, phase_steps(training), 0, "upgan.phase")
-    stage_config("upgan.fine_tune", upgan["fine_tune"], training, fine_tune_steps(upgan), 0,
-                 "upgan.fine_tune", ("steps",))
-
-
-def single_optimiser(baselines: Mapping[str, Any], method: str) -> tuple[dict[str, Any], str]:
-    """The optimiser block of a single-generator method (shared ``baselines.optimiser`` updated
-    by the method's own ``baselines.<method>.optimiser``) and the name to use in errors."""
-    own = dict((baselines.get(method) or {}).get("optimiser") or {})
-    where = f"baselines.{method}.optimiser" if own else "baselines.optimiser"
-    return {**dict(baselines.get("optimiser") or {}), **own}, where
-
-
-def method_params(baselines: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """A single-generator method's network and loss parameters (its block without ``optimiser``)."""
-    return {k: v for k, v in dict(baselines.get(method) or {}).items() if k != "optimiser"}
-
-
-def states_digest(states: Iterable[Mapping[str, torch.Tensor]]) -> str:
-    """sha256 of state dicts (names, dtypes, shapes and bytes): the weights a stage starts from."""
-    h = hashlib.sha256()
-    for state in states:
-        for name, tensor in state.items():
-            t = tensor.detach().cpu().contiguous()
-            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    if fine_tune_steps(upgan):
+        stage_config("upgan.fine_tune", upgan["fine_tune"], training, fine_tune_steps(upgan), 0,
+                     "upgan.fine_tune", ("steps",))
 
 
 def stage_key(stage: StageConfig, method: Mapping[str, Any], train: SlicePairs, val: SlicePairs | None) -> str:

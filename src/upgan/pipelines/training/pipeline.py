@@ -1,9 +1,9 @@
 """training: every method for every task at full supervision, once per training seed (cells
 ``<task>.<method>.n<NN>.s<seed>``).
 
-Nodes of a cascade's cell: ``train_phase_0 -> ... -> fine_tune -> summarise_phases`` (each phase
-node takes the earlier phases' bundles from the catalog and writes its own); a single-generator
-method's cell has one ``train`` node.
+Each method's plug-in shapes its cell (:meth:`upgan.methods.MethodPlugin.cell_steps`): a cascade's
+is ``train_phase_0 -> ... -> fine_tune -> summarise_phases``, a single-generator method's one
+``train`` node; every node runs :func:`nodes.run_cell_step`.
 """
 
 from __future__ import annotations
@@ -16,44 +16,10 @@ from upgan.pipelines.binding import bind
 from upgan.pipelines.training import nodes
 
 
-def upgan_cell(task: str, method: str, n_train_patients: int, seed: int, n_phases: int) -> Pipeline:
-    """The nodes of one UP-GAN cell; names are relative to the cell namespace, except the
-    task's prepared data (:data:`TASK_DATA`, relative to the task namespace) and parameters."""
-    data = ["train_slices", "val_slices", "split_manifest"]
-    params = ["params:upgan", "params:training"]
-    cell = (task, method, n_train_patients, seed)
-    phase_nodes = [
-        Node(
-            bind(nodes.train_upgan_phase, *cell, n_phases, m),
-            [*data, *params, *[f"generator_{k}" for k in range(m)]],
-            [f"generator_{m}", f"history_phase_{m}"],
-            name=f"train_phase_{m}",
-            tags=[f"phase_{m}"],
-        )
-        for m in range(n_phases)
-    ]
-    fine = Node(
-        bind(nodes.fine_tune_upgan, *cell, n_phases),
-        [*data, *params, "params:preparation", *[f"generator_{k}" for k in range(n_phases)]],
-        ["model", "history_fine_tune"],
-        name="fine_tune",
-        tags=["fine_tune"],
-    )
-    summary = Node(
-        bind(nodes.summarise_phases, *cell),
-        ["test_slices", "params:training", "model", *[f"generator_{k}" for k in range(n_phases)]],
-        ["phase_summary", "phase_figure"],
-        name="summarise_phases",
-        tags=["evaluation"],
-    )
-    return Pipeline([*phase_nodes, fine, summary])
-
-
 def cell_histories(method: str) -> list[str]:
     """The history datasets a method's cell writes (names relative to the cell namespace)."""
-    if get(method).cascade:
-        return [f"history_phase_{m}" for m in range(structure.n_phases())] + ["history_fine_tune"]
-    return ["history_train"]
+    plugin = get(method).plugin
+    return [h for step in plugin.cell_steps(structure.parameters()) for h in step.histories]
 
 
 TASK_DATA = {"train_slices", "val_slices", "test_slices", "split_manifest", "volume_manifest"}
@@ -75,27 +41,15 @@ def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int, see
     return Pipeline(inner, namespace=task, parameters=shared)
 
 
-def single_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pipeline:
-    """A single-generator method (a baseline or a control): one training node, same budget."""
-    return Pipeline([
-        Node(
-            bind(nodes.train_single_cell, task, method, n_train_patients, seed),
-            ["train_slices", "val_slices", "split_manifest", "params:baselines", "params:upgan",
-             "params:training", "params:preparation"],
-            ["model", "history_train"],
-            name="train",
-            tags=["train"],
-        )
-    ])
-
-
 def method_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pipeline:
-    """The training nodes of any method's cell (names relative to the cell namespace), tagged
-    ``training`` wherever they are used (Table 1 or the sweep)."""
-    if get(method).cascade:
-        cell = upgan_cell(task, method, n_train_patients, seed, structure.n_phases())
-    else:
-        cell = single_cell(task, method, n_train_patients, seed)
+    """The training nodes of any method's cell, as its plug-in shapes them (names relative to the
+    cell namespace), tagged ``training`` wherever they are used (Table 1 or the sweep)."""
+    steps = get(method).plugin.cell_steps(structure.parameters())
+    cell = Pipeline([
+        Node(bind(nodes.run_cell_step, task, method, n_train_patients, seed, step), list(step.inputs),
+             list(step.outputs), name=step.name, tags=list(step.tags))
+        for step in steps
+    ])
     return cell.tag("training")
 
 
