@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                         "as `kedro run` uses it)")
     p.add_argument("--batch-size", type=int, default=16, help="slices per forward pass")
     p.add_argument("--phases", action="store_true", help="also write the σ map of every phase")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that already exist in OUTPUT_DIR (refused otherwise)")
     p.add_argument("--no-clip", action="store_true",
                    help="write the network's raw values instead of clipping the translated image to "
                         "the valid range (the CT window; [0, 1] of the T1 scale), as evaluation scores it")
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             if MLFLOW_MODEL.match(args.model) or (not model.exists() and RUN_ID.match(args.model)):
                 model = _model_from_mlflow(args.model, Path(tmp), args.tracking_uri)
             predict_files(model, args.input, args.output_dir, device=args.device,
-                          batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip)
+                          batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip,
+                          overwrite=args.overwrite)
     except (FileNotFoundError, ValueError) as exc:
         logger.error("%s", exc)
         return 2
