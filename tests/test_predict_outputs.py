@@ -97,3 +97,46 @@ def test_a_full_disk_writes_none_of_the_volume_and_keeps_the_old_set(upgan_model
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "disk is full" in errors[0].getMessage() and "\n" not in errors[0].getMessage()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+# ---- MLflow models from any folder (item: runs:/, models:/, bare run ids with --tracking-uri) ----
+def _cell_run(store, cell="pet_to_ct.upgan.n04.s2021"):
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(store)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    run = client.search_runs(experiments, f"tags.cell = '{cell}'", order_by=["start_time DESC"])[0]
+    model = mlflow.search_logged_models(experiment_ids=experiments, output_format="list",
+                                        filter_string=f"source_run_id = '{run.info.run_id}'")[0]
+    return run.info.run_id, model.model_id
+
+
+def test_mlflow_models_load_from_another_folder_and_no_store_is_created(default_run, pet_folder, tmp_path,
+                                                                        monkeypatch):
+    """From a folder that is not the project's, with --tracking-uri: runs:/<id>/model, the bare
+    run id of a cell with a seed (<task>.<method>.n<NN>.s<seed>) and models:/<model id> all
+    translate, and no mlflow.db (nor mlruns/) appears in the current folder."""
+    store = f"sqlite:///{default_run.parent / 'mlflow.db'}"
+    run_id, model_id = _cell_run(store)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for i, model in enumerate([f"runs:/{run_id}/model", run_id, f"models:/{model_id}"]):
+        out = tmp_path / f"out{i}"
+        assert main(["predict", model, str(pet_folder), str(out), "--tracking-uri", store]) == 0, model
+        assert _listing(out) == ["scan_ct.nii.gz", "scan_sigma.nii.gz"]
+    assert _listing(elsewhere) == []
+
+
+def test_a_missing_store_is_refused_without_creating_it(pet_folder, tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "runs:/0123456789abcdef0123456789abcdef/model", str(pet_folder), "out",
+                 "--tracking-uri", "sqlite:///nowhere.db"]) == 2
+    assert "no MLflow store nowhere.db" in caplog.text and "check --tracking-uri" in caplog.text
+    assert not (tmp_path / "nowhere.db").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_upgan_traceback_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("UPGAN_TRACEBACK", "1")
+    with pytest.raises(FileNotFoundError, match="no model bundle"):
+        main(["predict", str(tmp_path / "missing"), str(tmp_path), str(tmp_path / "out")])
