@@ -340,6 +340,9 @@ def train_stage(
 
     ``on_record(record)`` runs after each record's checkpoint (e.g. for MLflow logging).
     """
+    if config.batch_size > len(train.inputs):
+        raise ValueError(f"stage {config.name}: batch_size {config.batch_size} is larger than its training set "
+                         f"({len(train.inputs)} slices); lower the stage's batch_size")
     device = resolve_device(config.device)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     fingerprint = stage_fingerprint(method, train, val, config)
