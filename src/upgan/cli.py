@@ -16,6 +16,8 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from upgan.logs import plain_lines_off_terminal
+
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)
 """What a refused configuration or input raises (one line, exit code 2)."""
 
@@ -31,6 +33,7 @@ class RunCommand(click.Command):
     """``kedro run`` whose refused configurations and inputs print one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        plain_lines_off_terminal()
         try:
             return super().invoke(ctx)
         except Exception as error:

@@ -47,15 +47,16 @@ def claims_with_seed_agreement(
     f = Families.from_registry() if families is None else families
     summary = summarise(metrics_per_subject)
     significance = paired_tests(metrics_per_subject)
-    claims = claims_report(summary, significance, pool_uncertainty(uncertainty), alpha, f,
-                           lead_tests(metrics_per_subject, f.reference, f.baselines))
     seeds = list(per_seed(metrics_per_subject))
+    label = f"pooled over {len(seeds)} seeds, these decide" if len(seeds) > 1 else ""
+    claims = claims_report(summary, significance, pool_uncertainty(uncertainty), alpha, f,
+                           lead_tests(metrics_per_subject, f.reference, f.baselines), label=label)
     pooled = _key(claims)
     agree = pd.Series(0.0, index=claims.index)
     for seed, rows in seeds:
         unc = single_seed(uncertainty, seed) if uncertainty is not None and len(uncertainty) else uncertainty
         single = claims_report(summarise(rows), paired_tests(rows), unc, alpha, f,
-                               lead_tests(rows, f.reference, f.baselines))
+                               lead_tests(rows, f.reference, f.baselines), label=f"seed {seed} alone")
         verdicts = dict(zip(_key(single), single["verdict"], strict=True))
         agree += (pooled.map(verdicts) == claims["verdict"]).astype(float)
     if seeds:

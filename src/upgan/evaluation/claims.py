@@ -333,8 +333,10 @@ def claims_report(
     alpha: float = 0.05,
     families: Families | None = None,
     lead_tests: pd.DataFrame | None = None,
+    label: str = "",
 ) -> pd.DataFrame:
-    """Test claims C0-C6 on the result tables; one row per elementary check.
+    """Test claims C0-C6 on the result tables; one row per elementary check (the verdicts are
+    logged as one line, ``claims (<label>): ...``, e.g. ``pooled over 2 seeds``).
 
     * C0: per task with an ``input`` row (at its largest ``n_train_patients``), per trained
       method and metric: the method's mean is better than the input's AND the Wilcoxon p <
@@ -368,7 +370,8 @@ def claims_report(
             rows += claim(results)
     rows += _uncertainty_claims(uncertainty, f.reference)
     out = pd.DataFrame(rows, columns=CLAIMS_COLUMNS)
-    logger.info("claims: %s", claim_verdicts(out, f).set_index("claim")["verdict"].to_dict())
+    logger.info("claims%s: %s", f" ({label})" if label else "",
+                claim_verdicts(out, f).set_index("claim")["verdict"].to_dict())
     return out
 
 

@@ -267,7 +267,8 @@ class _StageLoop:
         run.history.records.append(record)
         if self.checkpoint is not None:
             save_checkpoint(run, *self.checkpoint, self.device)
-        shown = {k: round(v, 5) for k, v in record.items() if k in ("g_loss", "d_loss", "val_mae", "val_ssim")}
+        shown = {k: round(v, 5) for k, v in record.items()
+                 if k in ("g_loss", "d_loss", "val_mae", "val_ssim") and not math.isnan(v)}  # none before step 1
         self.bar.set_postfix(shown)
         logger.info("stage %s step %d/%d: %s", run.config.name, run.step, run.config.steps, shown)
         if self.on_record is not None:

@@ -107,7 +107,9 @@ def build_report(
         table += _head_mae_markdown(head_mae)
     table += training_setup
     verdicts = evaluation.claim_verdicts(claims)
-    logger.info("Claims on this run:\n%s", verdicts.to_string(index=False))
+    n_seeds = metrics_per_subject["seed"].nunique() if "seed" in metrics_per_subject else 1
+    logger.info("Claims on this run (decided on the tables pooled over %d seed(s)):\n%s", max(n_seeds, 1),
+                verdicts.to_string(index=False))
     tracking.log_report("table1.md", table)
     tracking.log_report("summary.csv", summary)
     tracking.log_report("claims.csv", claims)
