@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                         "as `kedro run` uses it)")
     p.add_argument("--batch-size", type=int, default=16, help="slices per forward pass")
     p.add_argument("--phases", action="store_true", help="also write the σ map of every phase")
+    p.add_argument("--skip-input-check", action="store_true",
+                   help="translate inputs whose intensities are unlike the model's training inputs (warning "
+                        "instead of refusal)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace outputs that already exist in OUTPUT_DIR (refused otherwise)")
     p.add_argument("--no-clip", action="store_true",
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 model = _model_from_mlflow(args.model, Path(tmp), args.tracking_uri)
             predict_files(model, args.input, args.output_dir, device=args.device,
                           batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, check_inputs=not args.skip_input_check)
     except (FileNotFoundError, ValueError) as exc:
         if os.environ.get("UPGAN_TRACEBACK"):
             raise

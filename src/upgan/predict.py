@@ -17,6 +17,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from upgan.input_statistics import KEY as INPUT_STATISTICS
+from upgan.input_statistics import InputStatistics, compare
 from upgan.io.bundle import ModelBundle, load_bundle
 from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_nifti
 from upgan.io.outputs import plan_outputs, split_outputs, write_output_set
@@ -125,6 +127,31 @@ def check_input_matches_task(volume: NiftiVolume, path: Path, task_name: str) ->
         )
 
 
+def check_input_against_training(bundle: ModelBundle, volume: NiftiVolume, path: Path,
+                                 refuse: bool = True) -> None:
+    """Compare ``volume`` with the training inputs recorded in the bundle
+    (:mod:`upgan.input_statistics`): an intensity histogram far from theirs is refused
+    (:class:`TaskMismatchError`; a warning with ``refuse=False``), another intensity scale, voxel
+    size or shape is a warning. Bundles from before the record give one warning."""
+    task = get_task(bundle.config["task"])
+    if INPUT_STATISTICS not in bundle.config:
+        logger.warning("%s: the model bundle records no statistics of its training inputs (trained by an "
+                       "earlier version): this input's intensities, voxel size and shape are not checked "
+                       "against the training data", path)
+        return
+    stats = InputStatistics.from_dict(bundle.config[INPUT_STATISTICS])
+    percentile = PreparationConfig.from_params(bundle.config.get("preparation", {})).percentile
+    refusal, warnings = compare(stats, volume, percentile)
+    for warning in warnings:
+        logger.warning("%s: %s", path, warning)
+    if refusal is not None:
+        message = (f"{path}: {refusal}; the model was trained for {task.name} ({task.description}), its input "
+                   f"is {task.input_modality.upper()}")
+        if refuse:
+            raise TaskMismatchError(message + " (--skip-input-check translates it anyway)")
+        logger.warning("%s; translated anyway (--skip-input-check)", message)
+
+
 def _canonical_transform(affine: np.ndarray) -> np.ndarray:
     return nib.orientations.ornt_transform(nib.io_orientation(affine), nib.orientations.axcodes2ornt("RAS"))
 
@@ -201,7 +228,7 @@ def output_names(task_target: str, has_sigma: bool, n_phases: int, phases: bool)
 
 def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path, device: str = "auto",
                   batch_size: int = 16, phases: bool = False, progress: bool = True,
-                  clip: bool = True, overwrite: bool = False) -> list[Path]:
+                  clip: bool = True, overwrite: bool = False, check_inputs: bool = True) -> list[Path]:
     """Translate every input volume and write ``<stem>_<task target>.nii.gz`` and
     ``<stem>_sigma.nii.gz`` (and ``<stem>_sigma_phase<m>.nii.gz`` with ``phases``) into
     ``output_dir``, each with its input's affine and header (``clip``: see
@@ -209,7 +236,9 @@ def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path,
 
     Nothing is written when any input is refused, when two inputs would write the same file, or
     (unless ``overwrite``) when an output already exists; each volume's outputs are written
-    together or not at all (:func:`upgan.io.outputs.write_output_set`)."""
+    together or not at all (:func:`upgan.io.outputs.write_output_set`). An input unlike the
+    model's training inputs is refused (:func:`check_input_against_training`; with
+    ``check_inputs=False`` a warning)."""
     from tqdm.auto import tqdm
 
     bundle = load_bundle(resolve_bundle(model))
@@ -225,6 +254,7 @@ def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path,
     for path in files:  # check every input before writing anything
         volume = load_nifti(path)
         check_input_matches_task(volume, path, task.name)
+        check_input_against_training(bundle, volume, path, refuse=check_inputs)
         volumes.append(volume)
     results = []
     for path, volume in tqdm(list(zip(files, volumes, strict=True)), desc=f"upgan predict ({task.name})",

@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 
 from upgan.evaluation import example_slice
 from upgan.inference import predict_phases
+from upgan.input_statistics import KEY as INPUT_STATISTICS
+from upgan.input_statistics import statistics_of_subjects
 from upgan.io.bundle import ModelBundle
 from upgan.io.slices import SliceSet
 from upgan.methods import cascade_from_bundle, cascade_from_states
@@ -124,13 +126,15 @@ def fine_tune_upgan(
     upgan: dict[str, Any],
     training: dict[str, Any],
     preparation: dict[str, Any],
+    volume_manifest: pd.DataFrame,
     *phases: ModelBundle,
 ) -> tuple[ModelBundle, pd.DataFrame]:
     """Fine-tune every generator (and discriminator) end to end on the sum of the phase losses.
 
     Returns:
         The cell's model bundle (``generator_<m>`` and ``discriminator_<m>`` for every phase,
-        and the config ``upgan predict`` needs: task, cascade, preparation) and the history.
+        and the config ``upgan predict`` needs: task, cascade, preparation, the training inputs'
+        statistics, :mod:`upgan.input_statistics`) and the history.
     """
     cell = tracking.cell_name(task, method, n_train_patients, seed)
     cfg = cascade_config(method, upgan, n_phases, in_channels=train_slices.inputs.shape[1],
@@ -151,7 +155,8 @@ def fine_tune_upgan(
     states = {f"generator_{m}": g for m, g in enumerate(generators)}
     states.update({f"discriminator_{m}": d for m, d in enumerate(discriminators)})
     config = {"task": task, "method": method, "n_train_patients": n_train_patients,
-              "cascade": cfg.to_dict(), "preparation": dict(preparation), "train_subjects": subjects}
+              "cascade": cfg.to_dict(), "preparation": dict(preparation), "train_subjects": subjects,
+              INPUT_STATISTICS: statistics_of_subjects(volume_manifest, subjects, preparation).to_dict()}
     frame = _record(task, method, n_train_patients, "fine_tune", stage.fingerprint_fields(), history, seed)
     return ModelBundle.pack(states, config), frame
 
@@ -168,6 +173,7 @@ def train_single_cell(
     upgan: dict[str, Any],
     training: dict[str, Any],
     preparation: dict[str, Any],
+    volume_manifest: pd.DataFrame | None = None,
 ) -> tuple[ModelBundle, pd.DataFrame]:
     """Train a single-generator method (a baseline or a control) for the shared budget of
     generator updates (:func:`phase_steps`) with its optimiser settings: ``baselines.optimiser``,
@@ -190,6 +196,8 @@ def train_single_cell(
                            context={"upgan": upgan})
     config = {"task": task, "method": method, "n_train_patients": n_train_patients, "network": trained.config,
               "preparation": dict(preparation), "train_subjects": subjects}
+    if volume_manifest is not None:  # what the inputs looked like (upgan predict checks new ones)
+        config[INPUT_STATISTICS] = statistics_of_subjects(volume_manifest, subjects, preparation).to_dict()
     frame = _record(task, method, n_train_patients, "generator", stage.fingerprint_fields(), trained.history, seed)
     pretrained = [{"task": task, "method": method, "n_train_patients": int(n_train_patients), "seed": seed,
                    "network": network, "updates": updates, "selected_step": updates, "step": updates,

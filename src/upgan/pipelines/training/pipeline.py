@@ -34,7 +34,7 @@ def upgan_cell(task: str, method: str, n_train_patients: int, seed: int, n_phase
     ]
     fine = Node(
         bind(nodes.fine_tune_upgan, *cell, n_phases),
-        [*data, *params, "params:preparation", *[f"generator_{k}" for k in range(n_phases)]],
+        [*data, *params, "params:preparation", "volume_manifest", *[f"generator_{k}" for k in range(n_phases)]],
         ["model", "history_fine_tune"],
         name="fine_tune",
         tags=["fine_tune"],
@@ -81,7 +81,7 @@ def single_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pip
         Node(
             bind(nodes.train_single_cell, task, method, n_train_patients, seed),
             ["train_slices", "val_slices", "split_manifest", "params:baselines", "params:upgan",
-             "params:training", "params:preparation"],
+             "params:training", "params:preparation", "volume_manifest"],
             ["model", "history_train"],
             name="train",
             tags=["train"],
