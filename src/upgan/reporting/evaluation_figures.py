@@ -66,7 +66,7 @@ def methods_figure(
         label = names.get(method, method)
         mae = float(np.abs(residuals[method]).mean())
         show_image(axes[0, col], predictions[method], label, vmin=value_range[0], vmax=value_range[1])
-        show_image(axes[1, col], residuals[method], f"residual (MAE {mae:.4g}{unit})", cmap="RdBu_r",
+        show_image(axes[1, col], residuals[method], f"residual (MAE {mae:.4g}{unit})" if unit else f"residual (MAE {mae:.4f})", cmap="RdBu_r",
                    vmin=-res_max, vmax=res_max)
         image = axes[1, col].images[-1]
     if image is not None:
