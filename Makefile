@@ -1,7 +1,7 @@
 # Two commands for a fresh machine:
 #   make run    set up the environment, then run the default Kedro pipeline
 #   make test   set up the environment, then run the test suite
-# make ui / make viz open MLflow's UI / Kedro-Viz without activating the venv.
+# make ui / make viz open MLflow's UI (on the runs table) / Kedro-Viz without activating the venv.
 # ENV=<name> picks a configuration environment for run, ui and viz (e.g. make viz ENV=test).
 # The environment is created once in .venv and refreshed when pyproject.toml changes.
 #
@@ -40,7 +40,7 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
 ui: setup
-	$(ON_PATH) $(BIN)/kedro mlflow ui $(ENV_FLAG)
+	$(ON_PATH) $(BIN)/python -m upgan.pipelines.mlflow_view $(ENV_FLAG)
 
 viz: setup
 	$(ON_PATH) $(BIN)/kedro viz run $(ENV_FLAG)

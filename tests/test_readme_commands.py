@@ -20,7 +20,7 @@ def test_kedro_run_commands_use_pipelines(doc):
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 @pytest.mark.parametrize(("target", "expected"), [("viz", "kedro viz run --env test"),
-                                                  ("ui", "kedro mlflow ui --env test"),
+                                                  ("ui", "python -m upgan.pipelines.mlflow_view --env test"),
                                                   ("run", "kedro run --env test")])
 def test_make_targets_take_an_environment(tmp_path, target, expected):
     venv = tmp_path / "venv"  # never created: -n only prints the commands
