@@ -62,13 +62,16 @@ def test_cuda_without_cuda_is_refused():
         validate_parameters(_set(_params("test"), "training.device", "cuda"))
 
 
-def test_the_engine_refuses_a_batch_larger_than_its_slices():
-    from upgan.training.engine import train_stage
+def test_the_engine_warns_about_a_batch_larger_than_its_slices(caplog):
+    """Where no bound was known up front (real-data cohorts, internal stages such as MedGAN's
+    feature-extractor pretraining) the stage still runs, saying that batches repeat slices."""
+    from upgan.methods.single import train_single
 
-    pairs = SlicePairs(torch.zeros(3, 1, 8, 8), torch.zeros(3, 1, 8, 8))
-    stage = StageConfig(name="tiny", steps=1, batch_size=4, lr_generator=1e-3, device="cpu")
-    with pytest.raises(ValueError, match=r"stage tiny: batch_size 4 is larger than its training set \(3 slices\)"):
-        train_stage(None, pairs, None, stage)  # refused before the method is touched
+    x = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    pairs = SlicePairs(x, x.clone())
+    stage = StageConfig(name="tiny", steps=1, batch_size=4, lr_generator=1e-3, lr_discriminator=1e-3, device="cpu")
+    train_single("pix2pix", {"ngf": 4, "ndf": 4, "n_layers_d": 1}, pairs, pairs, stage, None, progress=False)
+    assert "stage tiny: batch_size 4 is larger than its training set (3 slices)" in caplog.text
 
 
 def test_kedro_run_refuses_in_one_line_with_exit_code_2(tmp_path):

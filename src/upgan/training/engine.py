@@ -341,9 +341,9 @@ def train_stage(
 
     ``on_record(record)`` runs after each record's checkpoint (e.g. for MLflow logging).
     """
-    if config.batch_size > len(train.inputs):
-        raise ValueError(f"stage {config.name}: batch_size {config.batch_size} is larger than its training set "
-                         f"({len(train.inputs)} slices); lower the stage's batch_size")
+    if config.batch_size > len(train.inputs):  # settings were refused up front where the bound is known
+        logger.warning("stage %s: batch_size %d is larger than its training set (%d slices): every batch "
+                       "repeats slices", config.name, config.batch_size, len(train.inputs))
     device = resolve_device(config.device)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     fingerprint = stage_fingerprint(method, train, val, config)
