@@ -14,6 +14,8 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 ENV ?=
 ENV_FLAG := $(if $(strip $(ENV)),--env $(strip $(ENV)))
+# Kedro-Viz builds the pipelines before its session: KEDRO_ENV makes their shape the env's too
+ENV_VAR := $(if $(strip $(ENV)),KEDRO_ENV=$(strip $(ENV)))
 # the venv's bin first on PATH: kedro-mlflow and kedro-viz start `mlflow` and others by name
 ON_PATH := PATH=$(abspath $(BIN)):$$PATH
 export KEDRO_DISABLE_TELEMETRY := true
@@ -43,4 +45,4 @@ ui: setup
 	$(ON_PATH) $(BIN)/python -m upgan.pipelines.mlflow_view $(ENV_FLAG)
 
 viz: setup
-	$(ON_PATH) $(BIN)/kedro viz run $(ENV_FLAG)
+	$(ON_PATH) $(ENV_VAR) $(BIN)/kedro viz run $(ENV_FLAG)
