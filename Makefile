@@ -1,7 +1,8 @@
 # Two commands for a fresh machine:
 #   make run    set up the environment, then run the default Kedro pipeline
 #   make test   set up the environment, then run the test suite
-# make ui / make viz open MLflow's UI / Kedro-Viz without activating the venv.
+# make ui / make viz open MLflow's UI (on the runs table) / Kedro-Viz without activating the venv.
+# ENV=<name> picks a configuration environment for run, ui and viz (e.g. make viz ENV=test).
 # The environment is created once in .venv and refreshed when pyproject.toml changes.
 #
 # torch: CPU machines get the pinned CPU build below. On a GPU machine install the CUDA build of
@@ -11,6 +12,10 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
+ENV ?=
+ENV_FLAG := $(if $(strip $(ENV)),--env $(strip $(ENV)))
+# Kedro-Viz builds the pipelines before its session: KEDRO_ENV makes their shape the env's too
+ENV_VAR := $(if $(strip $(ENV)),KEDRO_ENV=$(strip $(ENV)))
 # the venv's bin first on PATH: kedro-mlflow and kedro-viz start `mlflow` and others by name
 ON_PATH := PATH=$(abspath $(BIN)):$$PATH
 export KEDRO_DISABLE_TELEMETRY := true
@@ -28,7 +33,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 setup: $(VENV)/.installed
 
 run: setup
-	$(BIN)/kedro run
+	$(BIN)/kedro run $(ENV_FLAG)
 
 test: setup
 	$(BIN)/python -m pytest
@@ -37,7 +42,7 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
 ui: setup
-	$(ON_PATH) $(BIN)/kedro mlflow ui
+	$(ON_PATH) $(BIN)/python -m upgan.pipelines.mlflow_view $(ENV_FLAG)
 
 viz: setup
-	$(ON_PATH) $(BIN)/kedro viz run
+	$(ON_PATH) $(ENV_VAR) $(BIN)/kedro viz run $(ENV_FLAG)

@@ -25,10 +25,10 @@ def test_upgan_console_script_help():
 
 
 def test_make_ui_and_viz_put_the_venv_on_path():
-    """`kedro mlflow ui` and `kedro viz` start `mlflow`/helpers by name: without the venv on PATH
+    """`make ui` (the MLflow UI launcher) and `kedro viz` start helpers by name: without the venv on PATH
     they fail with FileNotFoundError('mlflow') unless the venv is activated."""
     bin_dir = os.path.abspath(PROJECT / ".venv" / "bin")
-    for target, command in (("ui", "kedro mlflow ui"), ("viz", "kedro viz run")):
+    for target, command in (("ui", "upgan.pipelines.mlflow_view"), ("viz", "kedro viz run")):
         result = subprocess.run(["make", "-n", target], cwd=PROJECT, env=ENV, capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 0, result.stderr

@@ -164,9 +164,11 @@ def test_mri_prediction_lies_in_zero_to_the_input_scale(default_run, models, tmp
 
 
 # ---- damaged bundles and bad output folders give one clear error, nothing written -----------------
-def _pet(tmp_path):
-    data = np.random.default_rng(0).random((32, 32, 8), dtype=np.float32) * 5.0
-    return _save(tmp_path / "scan.nii.gz", data)
+def _pet(tmp_path, models):
+    """A PET volume of the test cohort as ``scan.nii.gz`` (like the training inputs: the
+    bundles' input check passes, so the damage under test is what fails)."""
+    image = nib.load(models.parent / "01_raw" / "synthetic" / "pet_ct" / "sub-003" / "pet.nii.gz")
+    return _save(tmp_path / "scan.nii.gz", np.asarray(image.dataobj, np.float32), image.affine)
 
 
 def _edited(bundle_path, out_path, edit):
@@ -186,7 +188,7 @@ def test_nan_weights_fail_and_write_nothing(models, tmp_path):
     bundle = _edited(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "nan.safetensors", nan)
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="non-finite"):
-        predict_files(bundle, _pet(tmp_path), out, progress=False)
+        predict_files(bundle, _pet(tmp_path, models), out, progress=False)
     assert not out.exists()
 
 
@@ -198,14 +200,14 @@ def test_bundle_whose_config_disagrees_with_its_weights_fails(models, tmp_path):
     bundle = _edited(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "m1.safetensors",
                      one_phase)
     with pytest.raises(ValueError, match="M = 1 phases but it holds"):
-        predict_files(bundle, _pet(tmp_path), tmp_path / "out", progress=False)
+        predict_files(bundle, _pet(tmp_path, models), tmp_path / "out", progress=False)
 
 
 def test_output_folder_that_is_a_file_fails_clearly(models, tmp_path):
     target = tmp_path / "taken"
     target.write_text("not a folder")
     with pytest.raises(ValueError, match="is a file"):
-        predict_files(_cell(models, "pet_to_ct", "pix2pix"), _pet(tmp_path), target, progress=False)
+        predict_files(_cell(models, "pet_to_ct", "pix2pix"), _pet(tmp_path, models), target, progress=False)
 
 
 def test_a_bundle_with_a_layer_scaled_by_1e4_fails_naming_it(models, tmp_path, caplog):
@@ -220,7 +222,7 @@ def test_a_bundle_with_a_layer_scaled_by_1e4_fails_naming_it(models, tmp_path, c
     bundle = _edited(_cell(models, "pet_to_ct", "upgan") / "model.safetensors", tmp_path / "x1e4.safetensors",
                      scaled)
     for flags in ([], ["--no-clip"]):
-        assert main(["predict", str(bundle), str(_pet(tmp_path)), str(tmp_path / "out"), *flags]) == 2
+        assert main(["predict", str(bundle), str(_pet(tmp_path, models)), str(tmp_path / "out"), *flags]) == 2
         assert "outputs are out of range" in caplog.text and str(bundle) in caplog.text
         caplog.clear()
     assert not (tmp_path / "out").exists()

@@ -16,28 +16,44 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from upgan.logs import plain_lines_off_terminal
+
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)
 """What a refused configuration or input raises (one line, exit code 2)."""
 
 
-def _root_cause(error: BaseException) -> BaseException:
-    """The innermost cause of a chain of wrapped errors (Kedro wraps dataset errors)."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return error
+def user_error(error: BaseException) -> BaseException | None:
+    """The outermost refused configuration or input in a chain of wrapped errors (Kedro wraps
+    dataset errors; the project's message is the one that names the parameter or file, not
+    the low-level error it was raised from), or ``None``."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, USER_ERRORS):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _store_failure(error: BaseException, env: str | None) -> str | None:
+    from upgan.pipelines.store_errors import store_failure
+    from upgan.structure import PROJECT_ROOT
+
+    return store_failure(error, PROJECT_ROOT / "conf", env)
 
 
 class RunCommand(click.Command):
     """``kedro run`` whose refused configurations and inputs print one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        plain_lines_off_terminal()
         try:
             return super().invoke(ctx)
         except Exception as error:
-            cause = _root_cause(error)
-            if os.environ.get("UPGAN_TRACEBACK") or not isinstance(cause, USER_ERRORS):
+            cause = user_error(error)
+            store = None if cause is not None else _store_failure(error, ctx.params.get("env"))
+            if os.environ.get("UPGAN_TRACEBACK") or (cause is None and store is None):
                 raise
-            click.secho(f"Error: {cause}", fg="red", err=True)
+            click.secho(f"Error: {cause or store}", fg="red", err=True)
             click.echo("(the run stopped before or without writing results for this; "
                        "UPGAN_TRACEBACK=1 shows the traceback)", err=True)
             ctx.exit(2)

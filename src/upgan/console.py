@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger("upgan")
@@ -33,8 +36,33 @@ def _tracking_uri(explicit: str | None) -> str:
     for path in candidates:
         if path.is_file():
             return f"sqlite:///{path.resolve()}"
+    hint = "check --tracking-uri" if explicit else "run `upgan predict` where `kedro run` ran, or give --tracking-uri"
     raise ValueError(f"no MLflow store {database} (looked in {', '.join(str(p.parent) for p in candidates)}): "
-                     "run `upgan predict` where `kedro run` ran, or give --tracking-uri")
+                     f"{hint}")
+
+
+@contextmanager
+def _current_store(uri: str) -> Iterator[None]:
+    """Make ``uri`` MLflow's current tracking and registry store for the block. MLflow resolves
+    ``runs:/`` and ``models:/`` through its current store whatever the ``tracking_uri`` argument
+    of a call says; left alone, it would read (and create) ``./mlflow.db`` of the current folder."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved_registry = registry._registry_uri
+    try:
+        with tracking._use_tracking_uri(uri):
+            mlflow.set_registry_uri(uri)
+            yield
+    finally:
+        registry._registry_uri = saved_registry
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _bundle_of_run(run_id: str, workdir: Path, tracking_uri: str) -> Path:
@@ -51,10 +79,10 @@ def _bundle_of_run(run_id: str, workdir: Path, tracking_uri: str) -> Path:
     try:
         return download_bundle(f"runs:/{run_id}/model", workdir, tracking_uri)
     except MlflowException:
-        task, method, cell = tags["cell"].split(".")
+        folder = "/".join(tags["cell"].split("."))  # <task>/<method>/n<NN>[/s<seed>]
         parent = tags.get("mlflow.parentRunId", run_id)
         return Path(mlflow.artifacts.download_artifacts(
-            run_id=parent, artifact_path=f"{task}/{method}/{cell}/model.safetensors", dst_path=str(workdir),
+            run_id=parent, artifact_path=f"{folder}/model.safetensors", dst_path=str(workdir),
             tracking_uri=tracking_uri))
 
 
@@ -68,9 +96,10 @@ def _model_from_mlflow(model: str, workdir: Path, tracking_uri: str | None = Non
 
     uri = _tracking_uri(tracking_uri)
     try:
-        if RUN_ID.match(model):
-            return _bundle_of_run(model, workdir, uri)
-        return download_bundle(model, workdir, uri)
+        with _current_store(uri):
+            if RUN_ID.match(model):
+                return _bundle_of_run(model, workdir, uri)
+            return download_bundle(model, workdir, uri)
     except MlflowException as exc:
         reason = str(exc.message).splitlines()[0]
         raise ValueError(f"{model} not found in the MLflow store {uri}: {reason}") from exc
@@ -94,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
                         "as `kedro run` uses it)")
     p.add_argument("--batch-size", type=int, default=16, help="slices per forward pass")
     p.add_argument("--phases", action="store_true", help="also write the σ map of every phase")
+    p.add_argument("--skip-input-check", action="store_true",
+                   help="translate inputs whose intensities are unlike the model's training inputs (warning "
+                        "instead of refusal)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs that already exist in OUTPUT_DIR (refused otherwise)")
     p.add_argument("--no-clip", action="store_true",
                    help="write the network's raw values instead of clipping the translated image to "
                         "the valid range (the CT window; [0, 1] of the T1 scale), as evaluation scores it")
@@ -109,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             if MLFLOW_MODEL.match(args.model) or (not model.exists() and RUN_ID.match(args.model)):
                 model = _model_from_mlflow(args.model, Path(tmp), args.tracking_uri)
             predict_files(model, args.input, args.output_dir, device=args.device,
-                          batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip)
+                          batch_size=args.batch_size, phases=args.phases, clip=not args.no_clip,
+                          overwrite=args.overwrite, check_inputs=not args.skip_input_check)
     except (FileNotFoundError, ValueError) as exc:
+        if os.environ.get("UPGAN_TRACEBACK"):
+            raise
         logger.error("%s", exc)
+        logger.info("(UPGAN_TRACEBACK=1 shows the traceback)")
         return 2
     return 0
 

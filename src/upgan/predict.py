@@ -17,8 +17,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from upgan.input_statistics import KEY as INPUT_STATISTICS
+from upgan.input_statistics import InputStatistics, compare
 from upgan.io.bundle import ModelBundle, load_bundle
-from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_nifti, save_nifti
+from upgan.io.nifti import NiftiVolume, VolumeError, is_nifti_path, load_nifti
+from upgan.io.outputs import plan_outputs, split_outputs, write_output_set
 from upgan.methods import predict_bundle
 from upgan.preparation import PercentileScale, PreparationConfig, axial_slices, from_axial_slices
 from upgan.tasks import get_task
@@ -124,6 +127,31 @@ def check_input_matches_task(volume: NiftiVolume, path: Path, task_name: str) ->
         )
 
 
+def check_input_against_training(bundle: ModelBundle, volume: NiftiVolume, path: Path,
+                                 refuse: bool = True) -> None:
+    """Compare ``volume`` with the training inputs recorded in the bundle
+    (:mod:`upgan.input_statistics`): an intensity histogram far from theirs is refused
+    (:class:`TaskMismatchError`; a warning with ``refuse=False``), another intensity scale, voxel
+    size or shape is a warning. Bundles from before the record give one warning."""
+    task = get_task(bundle.config["task"])
+    if INPUT_STATISTICS not in bundle.config:
+        logger.warning("%s: the model bundle records no statistics of its training inputs (trained by an "
+                       "earlier version): this input's intensities, voxel size and shape are not checked "
+                       "against the training data", path)
+        return
+    stats = InputStatistics.from_dict(bundle.config[INPUT_STATISTICS])
+    percentile = PreparationConfig.from_params(bundle.config.get("preparation", {})).percentile
+    refusal, warnings = compare(stats, volume, percentile)
+    for warning in warnings:
+        logger.warning("%s: %s", path, warning)
+    if refusal is not None:
+        message = (f"{path}: {refusal}; the model was trained for {task.name} ({task.description}), its input "
+                   f"is {task.input_modality.upper()}")
+        if refuse:
+            raise TaskMismatchError(message + " (--skip-input-check translates it anyway)")
+        logger.warning("%s; translated anyway (--skip-input-check)", message)
+
+
 def _canonical_transform(affine: np.ndarray) -> np.ndarray:
     return nib.orientations.ornt_transform(nib.io_orientation(affine), nib.orientations.axcodes2ornt("RAS"))
 
@@ -164,49 +192,70 @@ def predict_volume(bundle: ModelBundle, volume: NiftiVolume, device: str = "auto
     return VolumePrediction(back(prediction.image, False), sigma, phases)
 
 
-def output_stem(path: Path) -> str:
-    """``scan.nii.gz`` -> ``scan``."""
-    name = path.name
-    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else name[: -len(".nii")]
-
-
 def list_inputs(path: str | Path) -> list[Path]:
-    """One NIfTI file, or every NIfTI file of a folder (sorted, hidden files skipped); clear
-    errors otherwise."""
+    """One NIfTI file, or every NIfTI file of a folder (sorted; hidden files and earlier outputs
+    of ``upgan predict`` skipped, see :func:`upgan.io.outputs.split_outputs`); clear errors
+    otherwise."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input {path} not found")
     if path.is_dir():
         files = sorted(p for p in path.iterdir()
                        if p.is_file() and is_nifti_path(p) and not p.name.startswith("."))
+        files, skipped = split_outputs(files)
+        if skipped:
+            logger.info("skipping %d earlier output(s) of upgan predict in %s: %s", len(skipped), path,
+                        ", ".join(p.name for p in skipped))
         if not files:
-            raise VolumeError(f"{path}: no .nii or .nii.gz files in this folder")
+            raise VolumeError(f"{path}: no .nii or .nii.gz files in this folder"
+                              + (" other than outputs of upgan predict" if skipped else ""))
         return files
     if not is_nifti_path(path):
         raise VolumeError(f"{path}: not a NIfTI file (expected .nii or .nii.gz)")
     return [path]
 
 
+def output_names(task_target: str, has_sigma: bool, n_phases: int, phases: bool) -> list[str]:
+    """The suffixes of one volume's outputs: ``_<target>.nii.gz``, then ``_sigma.nii.gz`` and
+    (``phases``) ``_sigma_phase<m>.nii.gz`` for models with σ."""
+    names = [f"_{task_target}.nii.gz"]
+    if has_sigma:
+        names.append("_sigma.nii.gz")
+        if phases:
+            names += [f"_sigma_phase{m}.nii.gz" for m in range(n_phases)]
+    return names
+
+
 def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path, device: str = "auto",
                   batch_size: int = 16, phases: bool = False, progress: bool = True,
-                  clip: bool = True) -> list[Path]:
+                  clip: bool = True, overwrite: bool = False, check_inputs: bool = True) -> list[Path]:
     """Translate every input volume and write ``<stem>_<task target>.nii.gz`` and
     ``<stem>_sigma.nii.gz`` (and ``<stem>_sigma_phase<m>.nii.gz`` with ``phases``) into
     ``output_dir``, each with its input's affine and header (``clip``: see
-    :func:`predict_volume`). Returns the written paths."""
+    :func:`predict_volume`). Returns the written paths.
+
+    Nothing is written when any input is refused, when two inputs would write the same file, or
+    (unless ``overwrite``) when an output already exists; each volume's outputs are written
+    together or not at all (:func:`upgan.io.outputs.write_output_set`). An input unlike the
+    model's training inputs is refused (:func:`check_input_against_training`; with
+    ``check_inputs=False`` a warning)."""
     from tqdm.auto import tqdm
 
     bundle = load_bundle(resolve_bundle(model))
     task = get_task(bundle.config["task"])
     files = list_inputs(inputs)
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} is a file; give a folder (it is created if missing)")
+    n_phases = int(bundle.config["cascade"]["n_phases"]) if "cascade" in bundle.config else 0
+    names = output_names(task.target_modality, has_sigma=n_phases > 0, n_phases=n_phases, phases=phases)
+    plans = plan_outputs(files, out, names, overwrite)
     volumes = []
     for path in files:  # check every input before writing anything
         volume = load_nifti(path)
         check_input_matches_task(volume, path, task.name)
+        check_input_against_training(bundle, volume, path, refuse=check_inputs)
         volumes.append(volume)
-    out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} is a file; give a folder (it is created if missing)")
     results = []
     for path, volume in tqdm(list(zip(files, volumes, strict=True)), desc=f"upgan predict ({task.name})",
                              disable=not progress):
@@ -226,14 +275,16 @@ def predict_files(model: str | Path, inputs: str | Path, output_dir: str | Path,
     if not os.access(out, os.W_OK):
         raise ValueError(f"output folder {out} is not writable")
     written: list[Path] = []
-    for path, volume, result in zip(files, volumes, results, strict=True):
-        stem = output_stem(path)
-        header = volume.header
-        written.append(save_nifti(NiftiVolume(result.image, volume.affine, header), out / f"{stem}_{task.target_modality}.nii.gz"))
+    for plan, volume, result in zip(plans, volumes, results, strict=True):
+        arrays = {names[0]: result.image}
         if result.sigma is not None:
-            written.append(save_nifti(NiftiVolume(result.sigma, volume.affine, header), out / f"{stem}_sigma.nii.gz"))
-        if phases:
-            for m, sigma in enumerate(result.phase_sigmas):
-                written.append(save_nifti(NiftiVolume(sigma, volume.affine, header), out / f"{stem}_sigma_phase{m}.nii.gz"))
-        logger.info("%s -> %s", path, ", ".join(p.name for p in written[-(2 + (len(result.phase_sigmas) if phases else 0)):]))
+            arrays[names[1]] = result.sigma
+            if phases:
+                arrays.update(zip(names[2:], result.phase_sigmas, strict=True))
+        what = {name: f"{task.target_modality} from {plan.source.name}" if name == names[0]
+                else f"{name[1:].split('.')[0]} of {plan.source.name}" for name in arrays}
+        done = write_output_set(plan, {n: NiftiVolume(a, volume.affine, volume.header) for n, a in arrays.items()},
+                                what)
+        written += done
+        logger.info("%s -> %s", plan.source, ", ".join(p.name for p in done))
     return written

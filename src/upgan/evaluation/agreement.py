@@ -71,9 +71,10 @@ def claims_with_seed_agreement(
     f = Families.from_registry() if families is None else families
     summary = summarise(metrics_per_subject)
     significance = paired_tests(metrics_per_subject, f.reference)
-    claims = claims_report(summary, significance, uncertainty, alpha, f,
-                           lead_model(metrics_per_subject, f.reference, f.baselines))
     seeds = seed_values(metrics_per_subject)
+    label = f"pooled over {len(seeds)} seeds, these decide" if len(seeds) > 1 else ""
+    claims = claims_report(summary, significance, uncertainty, alpha, f,
+                           lead_model(metrics_per_subject, f.reference, f.baselines), label=label)
     keys = _key(claims)
     agree = pd.Series(0.0, index=claims.index)
     counted = pd.Series(0, index=claims.index)

@@ -237,10 +237,12 @@ def claims_report(
     alpha: float = 0.05,
     families: Families | None = None,
     lead_model: pd.DataFrame | None = None,
+    label: str = "",
 ) -> pd.DataFrame:
     """Test claims C0-C6 on the result tables; one row per elementary check, each with a
     three-way verdict (:mod:`upgan.evaluation.verdicts`: ``better``, ``worse``, ``no difference
-    shown``, or ``not testable``), decided on the seed-aware tests and Holm-adjusted p.
+    shown``, or ``not testable``), decided on the seed-aware tests and Holm-adjusted p. The
+    verdicts are logged as one line, ``claims (<label>): ...``, e.g. ``pooled over 2 seeds``.
 
     * C0: per task with an ``input`` row (at its largest ``n_train_patients``), per trained
       method and metric: the method against its input (has it learned the task at all?).
@@ -269,7 +271,8 @@ def claims_report(
             rows += claim(results)
     rows += uncertainty_claims(uncertainty, f.reference, alpha)
     out = pd.DataFrame(rows, columns=CLAIMS_COLUMNS)
-    logger.info("claims: %s", claim_verdicts(out, f).set_index("claim")["verdict"].to_dict())
+    logger.info("claims%s: %s", f" ({label})" if label else "",
+                claim_verdicts(out, f).set_index("claim")["verdict"].to_dict())
     return out
 
 

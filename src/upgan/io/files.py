@@ -10,7 +10,9 @@ so a reader (or a later run after a kill) sees the old file or the new one, neve
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,3 +75,34 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+class StorageError(ValueError):
+    """An output could not be written: the disk is full, the folder is read-only... One line
+    that says what happened and what to do; the earlier file, if any, is left as it was."""
+
+
+DISK_FULL_MARGIN = 1 << 20
+"""A write that failed with less than this many bytes free (1 MiB) is taken for a full disk
+(``torch.save`` reports one as ``unexpected pos ...``, without an errno)."""
+
+
+def storage_error(err: BaseException, path: str | Path, what: str) -> BaseException:
+    """A :class:`StorageError` for a failed write of ``what`` to ``path`` when ``err`` comes
+    from the storage (a full disk, no permission, a read-only file system); ``err`` itself
+    otherwise."""
+    folder = Path(path).parent
+    code = getattr(err, "errno", None)
+    try:
+        full = code in (errno.ENOSPC, errno.EDQUOT) or shutil.disk_usage(folder).free < DISK_FULL_MARGIN
+    except OSError:
+        full = code in (errno.ENOSPC, errno.EDQUOT)
+    if full:
+        reason = "the disk is full"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        reason = "the folder is read-only or not writable"
+    else:
+        return err
+    return StorageError(f"cannot write the {what} {path}: {reason}; the previous version (if any) is kept. "
+                        "Free space or make the folder writable, then run again (training resumes from "
+                        "its last checkpoint)")

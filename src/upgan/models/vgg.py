@@ -183,7 +183,9 @@ def load_vgg19_feature_extractor(path: Path | str) -> FeatureExtractor:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling failure means a wrong file
-        raise ValueError(f"{path} is not a torch weights file loadable with weights_only=True: {err}") from err
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path} is not a torch weights file loadable with weights_only=True (refused, "
+                         f"nothing in it was run: {reason}); give a plain state dict of tensors") from err
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors (got {type(state).__name__})")
     backbone = VGG19Features()

@@ -16,6 +16,7 @@ from upgan.losses import UPGANLossWeights
 from upgan.methods import get, names
 from upgan.methods.single import resolve_params
 from upgan.models import DiscriminatorConfig, UNetConfig
+from upgan.pipelines.limits import check_limits
 from upgan.pipelines.training.config import (
     STAGE_KEYS,
     method_params,
@@ -214,6 +215,7 @@ def validate_parameters(params: Mapping[str, Any]) -> None:
     _check_tasks(params)
     _check_training(params)
     _check_baselines(params)
+    check_limits(params)
 
 
 def check_methods(params: Mapping[str, Any], pipeline_names: Iterable[str] | None) -> None:

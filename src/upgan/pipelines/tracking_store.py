@@ -72,6 +72,18 @@ def _store_lock(database: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def check_store_writable(database: Path) -> None:
+    """One ``ValueError`` when the sqlite store (or, for a new one, its folder) cannot be
+    written: a read-only file system or folder, or a store file without write permission."""
+    folder = database.resolve().parent
+    target = database if database.exists() else folder
+    if folder.is_dir() and not os.access(target, os.W_OK):
+        where = "the store" if target == database else f"its folder {folder}"
+        raise ValueError(f"the MLflow store {database.resolve()} cannot be written ({where} is read-only): run "
+                         "from a writable copy of the project, or set server.mlflow_tracking_uri in "
+                         "conf/local/mlflow.yml to a writable place")
+
+
 def initialise_store(uri: str | None, experiment: str | None = None,
                      create_kwargs: Mapping[str, Any] | None = None) -> None:
     """Create or migrate the sqlite store at ``uri`` and create ``experiment`` in it (with
@@ -80,6 +92,7 @@ def initialise_store(uri: str | None, experiment: str | None = None,
     database = sqlite_file(uri)
     if database is None:
         return
+    check_store_writable(database)
     with _store_lock(database):
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # builds the store: creates or migrates the schema

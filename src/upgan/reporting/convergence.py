@@ -73,7 +73,7 @@ def convergence_figure(
     n = max(len(methods), 1)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), sharey=True, squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.9 * rows), sharey=True, squeeze=False)
     for ax in axes.ravel()[len(methods):]:
         ax.axis("off")
     for ax, method in zip(axes.ravel(), methods, strict=False):
@@ -96,7 +96,8 @@ def convergence_figure(
         ax.set_title(names.get(method, method), fontsize=10)
         ax.set_xlabel("generator updates")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper right")
+        # below the panel: inside it would cover the last (fine-tuning) segment
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     for ax in axes[:, 0]:
         ax.set_ylabel(f"validation {metric.removeprefix('val_').upper()}")
     if len(data):

@@ -26,9 +26,13 @@ def methods_figure(
     predictions: Mapping[str, np.ndarray],
     title: str = "",
     value_range: tuple[float, float] = (0.0, 1.0),
+    residual_scale: float = 1.0,
+    residual_unit: str = "",
 ) -> Figure:
     """Figure 3 analogue: for one slice, the input and target, then per method its prediction
-    (top row) and its signed residual prediction − target (bottom row).
+    (top row) and its signed residual prediction − target (bottom row), in ``residual_unit``
+    (the normalised residual times ``residual_scale``: the HU window's width for CT, as the
+    tables give MAE in HU).
 
     All predictions share the target's display range and all residuals one symmetric colour
     scale (the 99.5th percentile of |residual| over every method), so methods compare by eye.
@@ -49,7 +53,8 @@ def methods_figure(
             raise ValueError(f"prediction of {name} is {np.shape(pred)}, target {target.shape}")
     names = method_labels()
     methods = ordered(list(predictions), names)
-    residuals = {m: np.asarray(predictions[m], dtype=np.float64) - target for m in methods}
+    residuals = {m: (np.asarray(predictions[m], dtype=np.float64) - target) * residual_scale for m in methods}
+    unit = f" {residual_unit}" if residual_unit else ""
     res_max = max(float(np.percentile(np.abs(r), 99.5)) for r in residuals.values()) or 1e-6
     ncols = 1 + len(methods)
     fig, axes = subplots(2, ncols, figsize=(2.3 * ncols, 4.9), squeeze=False)
@@ -61,12 +66,12 @@ def methods_figure(
         label = names.get(method, method)
         mae = float(np.abs(residuals[method]).mean())
         show_image(axes[0, col], predictions[method], label, vmin=value_range[0], vmax=value_range[1])
-        show_image(axes[1, col], residuals[method], f"residual (MAE {mae:.4f})", cmap="RdBu_r",
+        show_image(axes[1, col], residuals[method], f"residual (MAE {mae:.4g}{unit})" if unit else f"residual (MAE {mae:.4f})", cmap="RdBu_r",
                    vmin=-res_max, vmax=res_max)
         image = axes[1, col].images[-1]
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.45, anchor=(0.0, 0.1),
-                     label="prediction − target")
+                     label=f"prediction − target{f' ({residual_unit})' if residual_unit else ''}")
     fig.suptitle(title, fontsize=10)
     return fig
 

@@ -101,7 +101,8 @@ def phase_figure(
     title: str = "",
 ) -> Figure:
     """The Figure 2 analogue: input and target on top, then per phase the prediction, the
-    residual |b̂ − b|, the scale α, the shape β and the uncertainty σ of one slice.
+    residual |b̂ − b|, the scale α, the shape β and the uncertainty σ of one slice; those four
+    have a colour bar each (one scale per column, shared by the phases; normalised scale).
 
     Args:
         source, target: (H, W) input and target on the normalised scale.
@@ -136,6 +137,9 @@ def phase_figure(
         show_image(axes[row, 2], phase["alpha"], "scale α", cmap="viridis", vmin=0, vmax=alpha_max)
         show_image(axes[row, 3], phase["beta"], "shape β", cmap="viridis", vmin=0, vmax=beta_max)
         show_image(axes[row, 4], phase["sigma"], "uncertainty σ", cmap="magma", vmin=0, vmax=sig_max)
+        for col in range(1, 5):  # every phase shares a column's scale; each panel shows it
+            bar = fig.colorbar(axes[row, col].images[-1], ax=axes[row, col], fraction=0.046, pad=0.03)
+            bar.ax.tick_params(labelsize=6)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # keep the title clear
     return fig

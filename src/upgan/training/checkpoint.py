@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from upgan.io.files import atomic_path
+from upgan.io.files import atomic_path, storage_error
 from upgan.training.data import SlicePairs
 from upgan.training.history import BestWeights
 from upgan.training.stage import StageConfig, StageRun
@@ -78,8 +78,11 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``
     (:func:`upgan.io.files.atomic_path`: a failed save leaves the old checkpoint and no
     temporary file)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except (OSError, RuntimeError) as err:
+        raise storage_error(err, path, "checkpoint") from err
 
 
 def save_checkpoint(run: StageRun, path: Path, fingerprint: str, device: torch.device) -> None:

@@ -267,7 +267,8 @@ class _StageLoop:
         run.history.records.append(record)
         if self.checkpoint is not None:
             save_checkpoint(run, *self.checkpoint, self.device)
-        shown = {k: round(v, 5) for k, v in record.items() if k in ("g_loss", "d_loss", "val_mae", "val_ssim")}
+        shown = {k: round(v, 5) for k, v in record.items()
+                 if k in ("g_loss", "d_loss", "val_mae", "val_ssim") and not math.isnan(v)}  # none before step 1
         self.bar.set_postfix(shown)
         logger.info("stage %s step %d/%d: %s", run.config.name, run.step, run.config.steps, shown)
         if self.on_record is not None:
@@ -340,6 +341,9 @@ def train_stage(
 
     ``on_record(record)`` runs after each record's checkpoint (e.g. for MLflow logging).
     """
+    if config.batch_size > len(train.inputs):  # settings were refused up front where the bound is known
+        logger.warning("stage %s: batch_size %d is larger than its training set (%d slices): every batch "
+                       "repeats slices", config.name, config.batch_size, len(train.inputs))
     device = resolve_device(config.device)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     fingerprint = stage_fingerprint(method, train, val, config)

@@ -43,7 +43,8 @@ class StageConfig:
         name: stage name (logs, progress bar).
         steps: generator updates of the stage (the budget).
         batch_size: slices per iteration; batches are drawn in order from seeded per-epoch
-            permutations of the training set, crossing epoch boundaries (every batch is full).
+            permutations of the training set, crossing epoch boundaries (every batch is full; a
+            batch larger than the training set repeats slices, with a warning).
         lr_generator, lr_discriminator: Adam learning rates.
         betas: Adam betas (paper: 0.9, 0.999).
         cosine: CosineAnnealingLR to 0 over the stage's iterations, stepped every iteration.

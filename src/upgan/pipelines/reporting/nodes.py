@@ -132,21 +132,34 @@ def build_report(
         table += _head_mae_markdown(head_mae)
     table += training_setup
     verdicts = evaluation.claim_verdicts(claims)
-    logger.info("Claims on this run:\n%s", verdicts.to_string(index=False))
+    n_seeds = metrics_per_subject["seed"].nunique() if "seed" in metrics_per_subject else 1
+    logger.info("Claims on this run (decided on the tables pooled over %d seed(s)):\n%s", max(n_seeds, 1),
+                verdicts.to_string(index=False))
     tracking.log_report("table1.md", table)
     tracking.log_report("summary.csv", summary)
     tracking.log_report("claims.csv", claims)
     return summary, significance, claims, table
 
 
-def plot_methods(task: str, cells: list[tuple[str, int, int]], *examples: dict[str, np.ndarray]) -> Figure:
+def plot_methods(task: str, cells: list[tuple[str, int, int]], *examples: dict[str, np.ndarray],
+                 preparation: dict[str, Any] | None = None) -> Figure:
     """Figure 3 analogue: each method's prediction and residual on the same test slice, one
-    seed per method (``cells``: ``(method, n, seed)``; also attached to the Kedro run's MLflow
-    run, ``report/figures/``, and to those cells' child runs)."""
+    seed per method (``cells``: ``(method, n, seed)``; residuals in HU for a task scored in HU,
+    with ``preparation``'s window; also attached to the Kedro run's MLflow run,
+    ``report/figures/``, and to those cells' child runs)."""
+    from upgan.preparation import PreparationConfig
+    from upgan.preparation.normalisation import HUWindow
+
     first = examples[0]
     predictions = {m: e["prediction"] for (m, _, _), e in zip(cells, examples, strict=True)}
-    title = f"{task}: test subject {first['subject_id']}, slice {int(first['slice_index'])}"
-    figure = methods_figure(first["input"], first["target"], predictions, title=title)
+    seeds = sorted({seed for _, _, seed in cells})
+    title = (f"{task}: test subject {first['subject_id']}, slice {int(first['slice_index'])} "
+             f"(seed {', '.join(map(str, seeds))})")
+    scale, unit = 1.0, ""
+    if get_task(task).scores_in_hu:
+        scale, unit = HUWindow(*PreparationConfig.from_params(preparation or {}).hu_window).width, "HU"
+    figure = methods_figure(first["input"], first["target"], predictions, title=title,
+                            residual_scale=scale, residual_unit=unit)
     _attach(task, cells, figure, f"methods_{task}.png")
     tracking.log_report(f"methods_{task}.png", figure)
     return figure
@@ -170,7 +183,10 @@ def plot_calibration(task: str, cells: list[tuple[str, int, int]], *tables: pd.D
         label = labels()[method]
         calibration[label] = table[table["kind"] == "calibration"].dropna(axis=1, how="all")
         sparsification[label] = table[table["kind"] == "sparsification"].dropna(axis=1, how="all")
-    figure = calibration_figure(calibration, sparsification, title=f"{task}: uncertainty calibration inside the head mask")
+    seeds = sorted({seed for _, _, seed in cells})
+    figure = calibration_figure(
+        calibration, sparsification,
+        title=f"{task}: uncertainty calibration inside the head mask (test set, seed {', '.join(map(str, seeds))})")
     _attach(task, cells, figure, f"calibration_{task}.png")
     return figure
 
@@ -248,7 +264,9 @@ def plot_task_figures(n_train_patients: dict[str, int], first_seed: int,
         n = n_train_patients[task]
         methods = list(r["examples"])
         examples = [r["examples"][m] for m in methods]
-        figures[f"methods_{task}.png"] = plot_methods(task, [(m, n, first_seed) for m in methods], *examples)
+        preparation = next((c.get("preparation") for c in r["models"] if c.get("preparation")), None)
+        figures[f"methods_{task}.png"] = plot_methods(task, [(m, n, first_seed) for m in methods], *examples,
+                                                      preparation=preparation)
         figures[f"convergence_{task}.png"] = convergence_figure(
             r["figure_histories"], r["input_val_mae"], title=f"{task}: validation MAE during training (seed {first_seed})")
         cascades = [m for m in methods if m in r["calibration"]]

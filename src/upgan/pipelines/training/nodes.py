@@ -8,6 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from upgan.input_statistics import KEY as INPUT_STATISTICS
+from upgan.input_statistics import statistics_of_subjects
+from upgan.io.bundle import ModelBundle
 from upgan.methods import get
 from upgan.methods.registry import CellJob, CellStep, LoggedHistory, step_inputs
 from upgan.pipelines import tracking
@@ -111,6 +114,24 @@ def run_cell_step(task: str, method: str, n_train_patients: int, seed: int, step
                 tracking.log_metrics(result.metrics)
             for name, figure in result.figures.items():
                 tracking.log_figure(figure, name)
+    return tuple(outputs)
+
+
+def run_model_step(task: str, method: str, n_train_patients: int, seed: int, step: CellStep,
+                   *inputs: Any) -> tuple[Any, ...]:
+    """:func:`run_cell_step` for the step that writes the cell's ``model``, whose last input is the
+    task's ``volume_manifest``: the bundle's config also records the training inputs' statistics
+    (:mod:`upgan.input_statistics`), which ``upgan predict`` checks new inputs against."""
+    *step_values, volume_manifest = inputs
+    outputs = list(run_cell_step(task, method, n_train_patients, seed, step, *step_values))
+    at = list(step.outputs).index("model")
+    bundle: ModelBundle = outputs[at]
+    named = dict(zip(step_inputs(step), step_values, strict=True))
+    subjects = bundle.config.get("train_subjects") or select_training_subjects(named["split_manifest"],
+                                                                               n_train_patients)
+    preparation = named.get("preparation") or {}
+    statistics = statistics_of_subjects(volume_manifest, subjects, preparation)
+    outputs[at] = ModelBundle(bundle.tensors, {**bundle.config, INPUT_STATISTICS: statistics.to_dict()})
     return tuple(outputs)
 
 

@@ -12,6 +12,7 @@ from kedro.pipeline import Node, Pipeline
 
 from upgan import structure
 from upgan.methods import get
+from upgan.methods.registry import CellStep
 from upgan.pipelines.binding import bind
 from upgan.pipelines.training import nodes
 
@@ -41,15 +42,21 @@ def nest_cell(cell: Pipeline, task: str, method: str, n_train_patients: int, see
     return Pipeline(inner, namespace=task, parameters=shared)
 
 
+def _step_node(task: str, method: str, n_train_patients: int, seed: int, step: CellStep) -> Node:
+    """A cell step as a node; the step that writes ``model`` also reads ``volume_manifest`` to
+    record the training inputs' statistics in the bundle (:func:`nodes.run_model_step`)."""
+    if "model" in step.outputs:
+        return Node(bind(nodes.run_model_step, task, method, n_train_patients, seed, step),
+                    [*step.inputs, "volume_manifest"], list(step.outputs), name=step.name, tags=list(step.tags))
+    return Node(bind(nodes.run_cell_step, task, method, n_train_patients, seed, step), list(step.inputs),
+                list(step.outputs), name=step.name, tags=list(step.tags))
+
+
 def method_cell(task: str, method: str, n_train_patients: int, seed: int) -> Pipeline:
     """The training nodes of any method's cell, as its plug-in shapes them (names relative to the
     cell namespace), tagged ``training`` wherever they are used (Table 1 or the sweep)."""
     steps = get(method).plugin.cell_steps(structure.parameters())
-    cell = Pipeline([
-        Node(bind(nodes.run_cell_step, task, method, n_train_patients, seed, step), list(step.inputs),
-             list(step.outputs), name=step.name, tags=list(step.tags))
-        for step in steps
-    ])
+    cell = Pipeline([_step_node(task, method, n_train_patients, seed, step) for step in steps])
     return cell.tag("training")
 
 

@@ -1,0 +1,66 @@
+"""Figures say what they show: colour bars on the phase figure's maps, CT residuals in HU (as
+the tables), convergence legends off the curves, the seed of a calibration figure."""
+
+import numpy as np
+import pandas as pd
+
+from upgan.reporting.convergence import convergence_figure
+from upgan.reporting.evaluation_figures import methods_figure
+from upgan.reporting.figures import phase_figure
+
+
+def _phase(rng, shape=(16, 16)):
+    return {k: rng.random(shape) for k in ("image", "alpha", "beta", "sigma")}
+
+
+def test_phase_figure_has_a_colour_bar_on_each_map(rng):
+    source, target = rng.random((16, 16)), rng.random((16, 16))
+    fig = phase_figure(source, target, [_phase(rng), _phase(rng)], ["phase 0", "phase 1"])
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 2 * 4  # |residual|, α, β, σ of each phase
+    limits = {round(b.get_ylim()[1], 6) for b in bars}
+    assert len(limits) == 4  # one scale per column, shared by the phases
+
+
+def test_ct_residuals_are_in_hu_like_the_tables(rng):
+    target = rng.random((16, 16))
+    prediction = np.clip(target + 0.01, 0, 1)
+    fig = methods_figure(target, target, {"upgan": prediction}, residual_scale=4095.0, residual_unit="HU")
+    titles = [ax.get_title() for ax in fig.axes]
+    mae_hu = float(np.abs(prediction - target).mean() * 4095.0)
+    assert f"residual (MAE {mae_hu:.4g} HU)" in titles
+    bar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    assert bar.get_ylabel() == "prediction − target (HU)"
+    assert bar.get_ylim()[1] > 10  # the residual scale is in HU, not the normalised one
+
+
+def test_convergence_legends_do_not_cover_the_curves():
+    rows = []
+    for network, steps in (("phase_0", 4), ("phase_1", 4), ("fine_tune", 3)):
+        for step in range(0, steps + 1):
+            rows.append({"task": "pet_to_ct", "method": "upgan", "n_train_patients": 4, "seed": 1,
+                         "network": network, "updates": steps, "selected_step": steps, "step": step,
+                         "val_mae": 0.3 - 0.01 * step})
+    fig = convergence_figure([pd.DataFrame(rows)], input_mae=0.4)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    panel = ax.get_window_extent(renderer)
+    assert legend.y1 <= panel.y0  # below the panel, not over its right end (the fine-tuning)
+
+
+def test_calibration_figure_names_its_seed():
+    from upgan.pipelines.reporting.nodes import plot_calibration
+
+    table = pd.DataFrame({"kind": ["calibration"] * 3 + ["sparsification"] * 3,
+                          "mean_sigma": [0.1, 0.2, 0.3, np.nan, np.nan, np.nan],
+                          "mean_abs_error": [0.1, 0.2, 0.3, np.nan, np.nan, np.nan],
+                          "fraction_removed": [np.nan] * 3 + [0.0, 0.5, 0.9],
+                          "mae_by_sigma": [np.nan] * 3 + [0.2, 0.15, 0.1],
+                          "mae_oracle": [np.nan] * 3 + [0.2, 0.1, 0.05]})
+    fig = plot_calibration("pet_to_ct", [("upgan", 4, 2022)], table)
+    assert "seed 2022" in fig._suptitle.get_text()
