@@ -19,7 +19,6 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tqdm.auto import tqdm
 
 from upgan.io.files import publish_dir
 from upgan.io.nifti import NiftiVolume, is_nifti_path
+from upgan.parallel import map_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -222,16 +222,10 @@ def write_synthetic_cohort(
         publish_dir(staging)  # mkdtemp's folder is private (0700): give it the umask's mode
         owner = staging / STAGING_OWNER
         owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-        indices = range(spec.n_subjects)
         bar = tqdm(total=spec.n_subjects, desc=f"simulate {spec.layout.name}", disable=not progress)
-        if n_workers > 1:
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                for _ in pool.map(_write_subject, [spec] * len(indices), indices, [staging] * len(indices)):
-                    bar.update()
-        else:
-            for index in indices:
-                _write_subject(spec, index, staging)
-                bar.update()
+        jobs = [(spec, index, staging) for index in range(spec.n_subjects)]
+        for _ in map_jobs(_write_subject, jobs, n_workers):  # fresh worker processes, never fork
+            bar.update()
         bar.close()
         (staging / STAMP_FILE).write_text(json.dumps(spec.fingerprint(), indent=2))
         owner.unlink()
