@@ -58,6 +58,9 @@ class StageConfig:
         val_every: validate (and checkpoint) every this many generator updates, at the start
             (step 0) and at the end; the weights with the lowest validation MAE are kept.
             ``None``: only at the start and the end.
+        device_data_budget_gb: the most GiB of prepared data (inputs after the frozen phases, and
+            targets) kept on the device; more are streamed from host memory. None: a quarter of
+            a CUDA device's memory, unlimited on the CPU. Does not change the result.
         keep_initial: whether the step-0 weights may be kept. False (the default) for stages
             that start from fresh networks: their step-0 record is drawn for reference only, so
             an untrained network (with residual learning, the identity) is never selected. True
@@ -80,6 +83,7 @@ class StageConfig:
     generator_steps_per_iteration: int = 1
     val_every: int | None = None
     keep_initial: bool = False
+    device_data_budget_gb: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -97,6 +101,10 @@ class StageConfig:
             isinstance(self.val_every, bool) or not isinstance(self.val_every, int) or self.val_every < 1
         ):
             raise ValueError(f"StageConfig.val_every must be None or an int >= 1, got {self.val_every!r}")
+        budget = self.device_data_budget_gb
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not budget >= 0):
+            raise ValueError(f"StageConfig.device_data_budget_gb must be None or a number >= 0, got {budget!r}")
         if not isinstance(self.seed, int):
             raise ValueError(f"StageConfig.seed must be an int, got {self.seed!r}")
 
@@ -108,7 +116,7 @@ class StageConfig:
     def fingerprint_fields(self) -> dict[str, Any]:
         """Fields that change the result (device, logging and name excluded)."""
         data = asdict(self)
-        for key in ("name", "device", "log_every_n_steps", "channels_last", "compile"):
+        for key in ("name", "device", "log_every_n_steps", "channels_last", "compile", "device_data_budget_gb"):
             data.pop(key)
         return data
 
