@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--cohorts", default="pet_ct,ixi_t1")
     parser.add_argument("--no-motion", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print the 12 costliest functions")
+    parser.add_argument("--projector-device", default=None, help="PET projector: cpu, cuda or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     params = OmegaConfigLoader(str(PROJECT / "conf"), env=args.env, **CONFIG_LOADER_ARGS)["parameters"]
@@ -75,7 +76,10 @@ def main() -> None:
     for name in args.cohorts.split(","):
         cls, make = runs[name]
         cohort = params["cohorts"][name]
-        config = _config(cls, cohort["simulation"])
+        simulation_params = dict(cohort["simulation"])
+        if name == "pet_ct" and args.projector_device:
+            simulation_params["projector_device"] = args.projector_device
+        config = _config(cls, simulation_params)
         run = make(config)
         run(0, 10_000)  # warm-up (imports, allocator), not timed
         profiler = cProfile.Profile() if args.profile else None
@@ -89,6 +93,8 @@ def main() -> None:
         wall = (time.perf_counter() - wall) / args.subjects
         cpu = (time.process_time() - cpu) / args.subjects
         tag = f"{name}[{args.env}]" + ("+motion" if name == "ixi_t1" and motion else "")
+        if name == "pet_ct" and getattr(config, "projector_device", "cpu") != "cpu":
+            tag += f"@{config.projector_device}"
         print(f"{tag}_shape: {list(config.shape)}")
         print(f"{tag}_wall_seconds_per_subject: {wall:.2f}")
         print(f"{tag}_cpu_seconds_per_subject: {cpu:.2f}")

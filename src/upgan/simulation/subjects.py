@@ -25,6 +25,9 @@ class PetCtSimulation:
     pet_counts_per_slice: float = 2e6
     pet_fwhm_mm: float = 5.0
     n_angles: int | None = None
+    projector_device: str = "cpu"
+    """Where the PET projections run: ``cpu`` (the same bits on every machine), ``cuda`` or
+    ``auto`` (cuda when present: fast, but the last bits depend on the GPU)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ def simulate_pet_ct_subject(config: PetCtSimulation, seed: int, subject_index: i
                                    noise_sd_hu=0.0))
     act = fdg_activity(phantom, rng)
     pet = simulate_nac_pet(act, mu, config.spacing_mm, rng, counts_per_slice=config.pet_counts_per_slice,
-                           fwhm_mm=config.pet_fwhm_mm, n_angles=config.n_angles)
+                           fwhm_mm=config.pet_fwhm_mm, n_angles=config.n_angles,
+                           device=config.projector_device)
     return {"ct": ct, "pet": pet, "labels": phantom.labels}
 
 
