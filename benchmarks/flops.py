@@ -19,7 +19,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from upgan.losses import UPGANLossWeights
 from upgan.methods.medgan import MedGAN, MedGANMethod
 from upgan.methods.pix2pix import Pix2Pix, Pix2PixMethod, conditional_patchgan
-from upgan.models import UPGAN, CascadeConfig, FeatureExtractor, SmallVGG, UNetConfig, build_discriminator, build_generators
+from upgan.models import (
+    UPGAN,
+    CascadeConfig,
+    FeatureExtractor,
+    SmallVGG,
+    UNetConfig,
+    build_discriminator,
+    build_generators,
+)
 from upgan.models.patchgan import DiscriminatorConfig
 from upgan.training import UPGANPhase
 

@@ -331,8 +331,12 @@ def train_stage(
         config.val_every or "end", device,
     )
     checkpoint = (path, fingerprint) if path is not None else None
+    loop = _StageLoop(method, run, data, device, checkpoint, on_record, progress)
     try:
-        _StageLoop(method, run, data, device, checkpoint, on_record, progress).train()
+        loop.train()
     finally:
         data.close()
+    seconds = time.perf_counter() - loop.started
+    logger.info("stage %s: %d updates in %.1f s: %.2f updates/s (%s data, validation included)",
+                config.name, run.step, seconds, run.step / max(seconds, 1e-9), data.path)
     return _finish(method, run)
