@@ -134,6 +134,13 @@ def trainable_parameters(modules: list[nn.Module]) -> list[nn.Parameter]:
     return params
 
 
+def adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> Optimizer:
+    """Adam; the fused CUDA kernel (one launch for all parameters) when every parameter is on
+    a GPU, torch's default implementation otherwise (the CPU's results stay as they were)."""
+    fused = bool(params) and all(p.is_cuda for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if fused else None)
+
+
 @dataclass
 class StageRun:
     """The state of one run of a stage, trained in place and checkpointed at every record.
@@ -171,12 +178,8 @@ class StageRun:
         d_params = trainable_parameters(discriminators)
         if not g_params:
             raise ValueError(f"stage {config.name!r}: the method has no trainable generator parameters")
-        opt_g = torch.optim.Adam(g_params, lr=config.lr_generator, betas=config.betas)
-        opt_d = (
-            torch.optim.Adam(d_params, lr=config.lr_discriminator, betas=config.betas)
-            if d_params
-            else None
-        )
+        opt_g = adam(g_params, config.lr_generator, config.betas)
+        opt_d = adam(d_params, config.lr_discriminator, config.betas) if d_params else None
         optimizers = [o for o in (opt_g, opt_d) if o is not None]
         schedulers: list[LRScheduler] = (
             [CosineAnnealingLR(o, T_max=config.iterations) for o in optimizers]
