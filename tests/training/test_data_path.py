@@ -65,3 +65,23 @@ def test_budget_counts_the_frozen_phases_outputs(tiny_cfg, make_task):
     over.close()
     with pytest.raises(ValueError, match="device_data_budget_gb"):
         StageConfig(device_data_budget_gb=-1.0)
+
+
+def test_the_engines_adam_gives_the_bits_of_torchs_default_on_cpu():
+    from upgan.training.stage import adam
+
+    torch.manual_seed(0)
+    shapes = [(64, 32, 4, 4), (32,), (1, 32, 3, 3), (7,)]
+    start = [torch.randn(s) for s in shapes]
+    grads = [[torch.randn(s) for s in shapes] for _ in range(4)]
+    results = []
+    for make in (lambda p: torch.optim.Adam(p, lr=2e-3, betas=(0.5, 0.999)), lambda p: adam(p, 2e-3, (0.5, 0.999))):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        opt = make(params)
+        for step in grads:
+            for p, g in zip(params, step, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        results.append([p.detach() for p in params])
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+    assert adam([torch.nn.Parameter(torch.ones(2))], 1e-3, (0.9, 0.999)).defaults["foreach"] is True

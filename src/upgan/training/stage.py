@@ -135,10 +135,12 @@ def trainable_parameters(modules: list[nn.Module]) -> list[nn.Parameter]:
 
 
 def adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> Optimizer:
-    """Adam; the fused CUDA kernel (one launch for all parameters) when every parameter is on
-    a GPU, torch's default implementation otherwise (the CPU's results stay as they were)."""
-    fused = bool(params) and all(p.is_cuda for p in params)
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if fused else None)
+    """Adam: the fused kernel (one launch for all parameters) when every parameter is on a GPU;
+    otherwise the multi-tensor (``foreach``) implementation, which gives the same bits as
+    torch's per-parameter default on the CPU (tested) in a fraction of its time."""
+    if params and all(p.is_cuda for p in params):
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
 @dataclass
