@@ -2,7 +2,7 @@
 small cohort, in a private folder (its own data root and MLflow store; the project's are not
 touched). Prints ``name: value`` lines: the wall time and every cell's test metrics.
 
-    python benchmarks/paper_smoke.py            # GPU: paper widths, 256x256x64, 200 updates
+    python benchmarks/paper_smoke.py            # GPU: paper widths, 256x256x48, 150 updates
     python benchmarks/paper_smoke.py --tiny     # CPU/CI: the paper's code path at tiny sizes
 
 ``--tiny`` keeps what makes the paper env the paper env (multi-worker generation, bf16 and
@@ -42,12 +42,12 @@ TINY: dict[str, Any] = {
     "weak_supervision": {"counts": [2, 4]},
 }
 GPU: dict[str, Any] = {
-    "cohorts": {"pet_ct": {"n_subjects": 12}},
-    "pet_to_ct": {"split": {"train": 8, "val": 1, "test": 3}},
-    "upgan": {"fine_tune": {"steps": 200}},
-    "training": {"steps": 200, "val_every": 100},
+    "cohorts": {"pet_ct": {"n_subjects": 10, "simulation": {"shape": [256, 256, 48]}}},
+    "pet_to_ct": {"split": {"train": 6, "val": 1, "test": 3}},
+    "upgan": {"fine_tune": {"steps": 150}},
+    "training": {"steps": 150, "val_every": 75},
     "baselines": {"medgan": {"feature_extractor": {"steps": 100}}},
-    "weak_supervision": {"counts": [4, 8]},
+    "weak_supervision": {"counts": [3, 6]},
 }
 
 
