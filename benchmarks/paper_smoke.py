@@ -77,7 +77,8 @@ def paper_conf(root: Path, overrides: dict[str, Any]) -> Path:
         (paper / "parameters_smoke.yml").write_text(yaml.safe_dump(rest, sort_keys=False))
     (paper / "mlflow.yml").write_text(yaml.safe_dump({
         "server": {"mlflow_tracking_uri": f"sqlite:///{root / 'mlflow.db'}"},
-        "tracking": {"experiment": {"name": "upgan-paper-smoke"}}}))
+        "tracking": {"experiment": {"name": "upgan-paper-smoke",
+                                    "create_experiment_kwargs": {"artifact_location": str(root / "mlruns")}}}}))
     return conf
 
 
