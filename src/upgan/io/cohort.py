@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 STAMP_FILE = "synthetic_cohort.json"
 STAGING_OWNER = ".upgan-staging.json"
 """Written into a generation's staging folder: the generating process (pid, host)."""
+COHORT_FORMAT = 2
+"""Version of the generated data: 2 renders the anatomy with partial volume (format 1: point
+sampling). A cohort of another format is regenerated."""
 STAGING_GRACE_S = 60.0
 """A staging folder without an owner file is stale once it is this old (seconds)."""
 
@@ -124,7 +127,7 @@ class SyntheticCohortSpec:
 
     def fingerprint(self) -> dict[str, Any]:
         """JSON-able identity of the cohort, stored in the stamp file."""
-        return {"format": 1, "layout": self.layout.name, "n_subjects": self.n_subjects, "seed": self.seed,
+        return {"format": COHORT_FORMAT, "layout": self.layout.name, "n_subjects": self.n_subjects, "seed": self.seed,
                 "simulation": self.simulation}
 
 
@@ -240,6 +243,7 @@ def write_synthetic_cohort(
 
 
 __all__ = [
+    "COHORT_FORMAT",
     "CohortError",
     "CohortLayout",
     "SyntheticCohortSpec",

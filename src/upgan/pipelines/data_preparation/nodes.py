@@ -20,7 +20,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from upgan.io.cohort import SyntheticCohortSpec, discover_cohort, write_synthetic_cohort
+from upgan.io.cohort import (
+    COHORT_FORMAT,
+    SyntheticCohortSpec,
+    discover_cohort,
+    write_synthetic_cohort,
+)
 from upgan.io.datasets import FINGERPRINT, PreparedSlices
 from upgan.io.slices import SliceSet, concat_slice_sets
 from upgan.parallel import map_jobs
@@ -83,9 +88,12 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
 def preparation_fingerprint(task_name: str, cohort_index: pd.DataFrame, split: Mapping[str, Any],
                             preparation: Mapping[str, Any] | None, cohorts: dict[str, Any]) -> str:
     """sha256 of what makes a task's prepared data: its split and preparation settings (the
-    latter with their defaults filled in), its cohort settings (but ``n_workers``) and the cohort
-    index (every volume's path and geometry)."""
+    latter with their defaults filled in), its cohort settings (but ``n_workers``; with the
+    generator's format for a synthetic cohort) and the cohort index (every volume's path and
+    geometry)."""
     cohort = {k: v for k, v in _cohort_of(task_name, cohorts).items() if k != "n_workers"}
+    if cohort.get("source", "synthetic") == "synthetic":
+        cohort["format"] = COHORT_FORMAT  # the generator's version: new data, new fingerprint
     index = cohort_index.astype(str).sort_values(["subject_id", "modality"]).to_csv(index=False)
     payload = {
         "task": task_name,
