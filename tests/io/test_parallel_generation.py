@@ -1,6 +1,11 @@
 """Generation and preparation in worker processes: safe after multi-threaded torch work in the
 parent (no fork), and bit-identical to one process."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -11,6 +16,7 @@ from upgan.io.layouts import PET_CT
 from upgan.parallel import map_jobs, threads_per_worker, worker_pool
 
 SIMULATION = {"shape": [24, 24, 6], "spacing_mm": [9.0, 9.0, 12.0]}
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _volumes(root):
@@ -21,14 +27,28 @@ def _torch_threads_in_worker(_job):
     return torch.get_num_threads()
 
 
+GENERATE_IN_TWO_WORKERS = """
+import sys, torch
+from upgan.io.cohort import SyntheticCohortSpec, write_synthetic_cohort
+from upgan.io.layouts import PET_CT
+torch.set_num_threads(2)  # the parent starts torch's thread pool first: what broke forked workers
+a = torch.rand(256, 256)
+assert torch.isfinite(a @ a).all()
+spec = SyntheticCohortSpec(layout=PET_CT, n_subjects=3, seed=7, simulation={simulation!r})
+write_synthetic_cohort(sys.argv[1], spec, n_workers=2, progress=False)
+"""
+
+
 def test_generation_in_two_workers_after_threaded_torch_work_matches_one_process(tmp_path):
-    # the parent starts torch's thread pool first (the situation that crashed forked workers)
-    torch.set_num_threads(2)
-    a = torch.rand(256, 256)
-    assert torch.isfinite(a @ a).all()
+    # in a separate process with a time limit: forked workers hung (or crashed) here
+    script = GENERATE_IN_TWO_WORKERS.format(simulation=SIMULATION)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "two")], env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
     spec = SyntheticCohortSpec(layout=PET_CT, n_subjects=3, seed=7, simulation=SIMULATION)
     one = write_synthetic_cohort(tmp_path / "one", spec, n_workers=1, progress=False)
-    two = write_synthetic_cohort(tmp_path / "two", spec, n_workers=2, progress=False)
+    two = tmp_path / "two"
     v1, v2 = _volumes(one), _volumes(two)
     assert sorted(v1) == sorted(v2) and len(v1) == 6  # 3 subjects x (pet, ct)
     for name in v1:
