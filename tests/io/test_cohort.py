@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from upgan.io.cohort import (
+    COHORT_FORMAT,
     CohortError,
     SyntheticCohortSpec,
     discover_cohort,
@@ -160,5 +161,5 @@ def test_stale_staging_folders_of_a_killed_generation_are_removed(tmp_path, capl
 def test_the_stamp_names_the_layout_as_cohorts_written_before_did():
     simulation = {"shape": [32, 32, 16], "spacing_mm": [7.2, 7.2, 10.0]}
     assert SyntheticCohortSpec(IXI_T1, 2, 5, simulation).fingerprint() == {
-        "format": 1, "layout": "ixi_t1", "n_subjects": 2, "seed": 5, "simulation": simulation}
+        "format": COHORT_FORMAT, "layout": "ixi_t1", "n_subjects": 2, "seed": 5, "simulation": simulation}
     assert [PET_CT.subject_id(3), IXI_T1.subject_id(3)] == ["sub-003", "IXI003-SYN-0003"]

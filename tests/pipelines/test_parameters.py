@@ -31,7 +31,7 @@ def _set(params: dict, dotted: str, value) -> dict:
     return params
 
 
-@pytest.mark.parametrize("env", ["local", "test", "paper"])
+@pytest.mark.parametrize("env", ["local", "test", "study", "gpu", "paper"])
 def test_the_shipped_configurations_are_valid(env):
     validate_parameters(_params(env))
 

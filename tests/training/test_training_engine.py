@@ -298,10 +298,10 @@ def _scripted(monkeypatch, values: list[float]) -> list[float]:
     """Make the engine's validation return ``values`` in turn as val_mae."""
     queue = list(values)
 
-    def fake_evaluate(method, inputs, targets, batch_size, device, bf16=False, clip=(0.0, 1.0)):
+    def fake_evaluate(method, batches, device, bf16=False, clip=(0.0, 1.0)):
         return {"val_mae": queue.pop(0), "val_psnr": 20.0, "val_ssim": 0.5}
 
-    monkeypatch.setattr(engine, "evaluate", fake_evaluate)
+    monkeypatch.setattr(engine, "evaluate_batches", fake_evaluate)
     return queue
 
 

@@ -19,7 +19,6 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,16 @@ from tqdm.auto import tqdm
 
 from upgan.io.files import publish_dir
 from upgan.io.nifti import NiftiVolume, is_nifti_path
+from upgan.parallel import map_jobs
 
 logger = logging.getLogger(__name__)
 
 STAMP_FILE = "synthetic_cohort.json"
 STAGING_OWNER = ".upgan-staging.json"
 """Written into a generation's staging folder: the generating process (pid, host)."""
+COHORT_FORMAT = 2
+"""Version of the generated data: 2 renders the anatomy with partial volume (format 1: point
+sampling). A cohort of another format is regenerated."""
 STAGING_GRACE_S = 60.0
 """A staging folder without an owner file is stale once it is this old (seconds)."""
 
@@ -124,7 +127,7 @@ class SyntheticCohortSpec:
 
     def fingerprint(self) -> dict[str, Any]:
         """JSON-able identity of the cohort, stored in the stamp file."""
-        return {"format": 1, "layout": self.layout.name, "n_subjects": self.n_subjects, "seed": self.seed,
+        return {"format": COHORT_FORMAT, "layout": self.layout.name, "n_subjects": self.n_subjects, "seed": self.seed,
                 "simulation": self.simulation}
 
 
@@ -222,16 +225,10 @@ def write_synthetic_cohort(
         publish_dir(staging)  # mkdtemp's folder is private (0700): give it the umask's mode
         owner = staging / STAGING_OWNER
         owner.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-        indices = range(spec.n_subjects)
         bar = tqdm(total=spec.n_subjects, desc=f"simulate {spec.layout.name}", disable=not progress)
-        if n_workers > 1:
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                for _ in pool.map(_write_subject, [spec] * len(indices), indices, [staging] * len(indices)):
-                    bar.update()
-        else:
-            for index in indices:
-                _write_subject(spec, index, staging)
-                bar.update()
+        jobs = [(spec, index, staging) for index in range(spec.n_subjects)]
+        for _ in map_jobs(_write_subject, jobs, n_workers):  # fresh worker processes, never fork
+            bar.update()
         bar.close()
         (staging / STAMP_FILE).write_text(json.dumps(spec.fingerprint(), indent=2))
         owner.unlink()
@@ -246,6 +243,7 @@ def write_synthetic_cohort(
 
 
 __all__ = [
+    "COHORT_FORMAT",
     "CohortError",
     "CohortLayout",
     "SyntheticCohortSpec",

@@ -8,6 +8,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .head import HeadPhantom, Tissue, smooth_noise
+from .partial_volume import Block, block_mean
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,13 @@ def fwhm_to_sigma_vox(fwhm_mm: float, spacing_mm) -> tuple[float, ...]:
 
 def simulate_ct(
     phantom: HeadPhantom, rng: np.random.Generator, noise_sd_hu: float = 10.0,
-    blur_fwhm_mm: float = 1.0,
+    blur_fwhm_mm: float = 1.0, block: Block = (1, 1, 1),
 ) -> np.ndarray:
-    """CT in HU, float32 (X, Y, Z): per-tissue HU (per-subject draw), bone texture,
-    partial volume by a Gaussian blur of ``blur_fwhm_mm``, white Gaussian noise of ``noise_sd_hu``,
-    clipped to the 12-bit range [-1024, 3071]."""
+    """CT in HU, float32: per-tissue HU (per-subject draw), bone texture, a Gaussian blur of
+    ``blur_fwhm_mm`` (the scanner's resolution) on the phantom's grid, the mean over each
+    ``block`` of the phantom's voxels (partial volume, :mod:`.partial_volume`; the output grid is
+    the phantom's divided by ``block``), white Gaussian noise of ``noise_sd_hu`` on the output
+    grid, clipped to the 12-bit range [-1024, 3071]."""
     labels = phantom.labels
     lut = np.zeros(256, dtype=np.float32)
     lut[:] = -1000.0
@@ -61,6 +64,7 @@ def simulate_ct(
     if blur_fwhm_mm > 0:
         ct = ndi.gaussian_filter(ct, fwhm_to_sigma_vox(blur_fwhm_mm, phantom.spacing_mm),
                                  mode="nearest", truncate=3.0)
+    ct = block_mean(ct, block)
     if noise_sd_hu > 0:
         ct += rng.normal(0.0, noise_sd_hu, size=ct.shape).astype(np.float32)
     return np.clip(ct, HU_MIN, HU_MAX).astype(np.float32)

@@ -48,16 +48,27 @@ def _angle_chunk(n_ch: int, n: int) -> int:
     return int(max(1, min(64, _CHUNK_BYTES // max(1, 4 * n_ch * n * n))))
 
 
-def radon_batch(images: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
+def projector_device(device: str) -> torch.device:
+    """The device of the PET projector: ``cpu``, ``cuda``, or ``auto`` (cuda when present)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"simulation.projector_device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+    return torch.device(device)
+
+
+def radon_batch(images: np.ndarray, theta_deg: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Radon transform of square images (B, N, N) -> sinograms (B, N, A) (skimage conventions,
-    circle=True: centre N//2, image assumed zero outside the inscribed circle)."""
-    img = torch.as_tensor(np.ascontiguousarray(images, dtype=np.float32))
+    circle=True: centre N//2, image assumed zero outside the inscribed circle), computed on
+    ``device`` (:func:`projector_device`; the GPU's last bits differ from the CPU's)."""
+    dev = projector_device(device)
+    img = torch.as_tensor(np.ascontiguousarray(images, dtype=np.float32)).to(dev)
     b, n, _ = img.shape
     centre = n // 2
-    rr, cc = torch.meshgrid(torch.arange(n, dtype=torch.float64) - centre,
-                            torch.arange(n, dtype=torch.float64) - centre, indexing="ij")
-    th = torch.as_tensor(np.deg2rad(np.asarray(theta_deg, dtype=np.float64)))
-    out = torch.empty((th.numel(), b, n), dtype=torch.float32)
+    rr, cc = torch.meshgrid(torch.arange(n, dtype=torch.float64, device=dev) - centre,
+                            torch.arange(n, dtype=torch.float64, device=dev) - centre, indexing="ij")
+    th = torch.as_tensor(np.deg2rad(np.asarray(theta_deg, dtype=np.float64))).to(dev)
+    out = torch.empty((th.numel(), b, n), dtype=torch.float32, device=dev)
     step = _angle_chunk(b, n)
     inp = img.unsqueeze(0)
     for a0 in range(0, th.numel(), step):
@@ -69,7 +80,7 @@ def radon_batch(images: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
         rot = F.grid_sample(inp.expand(t.numel(), -1, -1, -1), grid, mode="bilinear",
                             padding_mode="zeros", align_corners=True)
         out[a0:a0 + t.numel()] = rot.sum(dim=2)
-    return out.permute(1, 2, 0).contiguous().numpy()
+    return out.permute(1, 2, 0).contiguous().cpu().numpy()
 
 
 def _hann_ramp(size: int) -> np.ndarray:
@@ -83,9 +94,11 @@ def _hann_ramp(size: int) -> np.ndarray:
     return ramp * np.fft.fftshift(np.hanning(size))
 
 
-def iradon_batch(sinograms: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
+def iradon_batch(sinograms: np.ndarray, theta_deg: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Filtered backprojection (Hann) of sinograms (B, N, A) -> images (B, N, N), skimage
-    conventions (circle=True, linear interpolation, zero outside the circle)."""
+    conventions (circle=True, linear interpolation, zero outside the circle); the
+    backprojection runs on ``device`` (:func:`projector_device`)."""
+    dev = projector_device(device)
     sino = np.asarray(sinograms, dtype=np.float64)
     b, n, n_ang = sino.shape
     # as skimage (circle=True): pad the detector axis to the image diagonal, centred
@@ -95,12 +108,12 @@ def iradon_batch(sinograms: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
     padded = max(64, int(2 ** np.ceil(np.log2(2 * m))))
     proj = np.fft.fft(sino, n=padded, axis=1) * _hann_ramp(padded)[None, :, None]
     filt = np.real(np.fft.ifft(proj, axis=1))[:, :m, :]
-    filt_t = torch.as_tensor(np.ascontiguousarray(filt.transpose(2, 0, 1)), dtype=torch.float32)
+    filt_t = torch.as_tensor(np.ascontiguousarray(filt.transpose(2, 0, 1)), dtype=torch.float32).to(dev)
     radius = n // 2
-    xpr, ypr = torch.meshgrid(torch.arange(n, dtype=torch.float64) - radius,
-                              torch.arange(n, dtype=torch.float64) - radius, indexing="ij")
-    th = torch.as_tensor(np.deg2rad(np.asarray(theta_deg, dtype=np.float64)))
-    rec = torch.zeros((b, n * n), dtype=torch.float32)
+    xpr, ypr = torch.meshgrid(torch.arange(n, dtype=torch.float64, device=dev) - radius,
+                              torch.arange(n, dtype=torch.float64, device=dev) - radius, indexing="ij")
+    th = torch.as_tensor(np.deg2rad(np.asarray(theta_deg, dtype=np.float64))).to(dev)
+    rec = torch.zeros((b, n * n), dtype=torch.float32, device=dev)
     step = _angle_chunk(b, n)
     for a0 in range(0, n_ang, step):
         t = th[a0:a0 + step]
@@ -111,21 +124,21 @@ def iradon_batch(sinograms: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
         val = F.grid_sample(inp, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
         valid = ((idx >= 0) & (idx <= m - 1)).to(torch.float32)  # np.interp: 0 outside the ends
         rec += (val[:, :, 0, :] * valid).sum(dim=0)
-    rec = rec.reshape(b, n, n).numpy().astype(np.float64)
-    rec[:, (xpr**2 + ypr**2).numpy() > radius**2] = 0.0
+    rec = rec.reshape(b, n, n).cpu().numpy().astype(np.float64)
+    rec[:, (xpr**2 + ypr**2).cpu().numpy() > radius**2] = 0.0
     return (rec * np.pi / (2 * n_ang)).astype(np.float32)
 
 
 def simulate_nac_pet(
     activity: np.ndarray, mu_per_cm: np.ndarray, spacing_mm, rng: np.random.Generator,
     counts_per_slice: float = 2e6, fwhm_mm: float = 5.0, n_angles: int | None = None,
-    attenuation_correction: bool = False,
+    attenuation_correction: bool = False, device: str = "cpu",
 ) -> np.ndarray:
     """NAC PET float32 (X, Y, Z) from activity and mu (1/cm), slice by slice (2D, no scatter):
     sinogram = radon(activity) * exp(-radon(mu) * pixel_cm); Poisson counts scaled so the mean
     slice holds ``counts_per_slice`` expected counts; Hann FBP without attenuation correction
     (with it if ``attenuation_correction``); 3D Gaussian blur of ``fwhm_mm``; clipped >= 0.
-    ``n_angles`` defaults to the in-plane size."""
+    ``n_angles`` defaults to the in-plane size; the projections run on ``device``."""
     act = np.asarray(activity, dtype=np.float32)
     mu = np.asarray(mu_per_cm, dtype=np.float32)
     if act.shape != mu.shape or act.ndim != 3:
@@ -149,7 +162,7 @@ def simulate_nac_pet(
     m2[:, outside] = 0.0
     n_ang = int(n_angles) if n_angles else n
     theta = np.linspace(0.0, 180.0, n_ang, endpoint=False)
-    sino = radon_batch(np.concatenate([a2, m2], axis=0), theta)
+    sino = radon_batch(np.concatenate([a2, m2], axis=0), theta, device)
     s_act, s_mu = np.clip(sino[:nz], 0, None), np.clip(sino[nz:], 0, None)
     atten = np.exp(-s_mu.astype(np.float64) * pixel_cm)
     expected = s_act * atten
@@ -160,7 +173,7 @@ def simulate_nac_pet(
     counts = rng.poisson(expected * k) / k
     if attenuation_correction:
         counts = counts / atten
-    rec = iradon_batch(counts, theta)  # (Z, N, N)
+    rec = iradon_batch(counts, theta, device)  # (Z, N, N)
     rec = np.moveaxis(rec[:, px:px + nx, py:py + ny], 0, 2)
     if fwhm_mm > 0:
         rec = ndi.gaussian_filter(rec, fwhm_to_sigma_vox(fwhm_mm, spacing_mm), mode="constant")

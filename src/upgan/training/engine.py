@@ -14,7 +14,6 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,10 @@ from upgan.training.checkpoint import (
     save_checkpoint,
     stage_fingerprint,
 )
-from upgan.training.data import BatchStream, SlicePairs
+from upgan.training.data import BatchStream, SlicePairs, StageData, stage_data
 from upgan.training.history import BestWeights, TrainingHistory, select_best
 from upgan.training.stage import StageConfig, StageRun, autocast, resolve_device
-from upgan.training.validation import VALIDATION_BATCH, evaluate
+from upgan.training.validation import VALIDATION_BATCH, evaluate_batches
 
 logger = logging.getLogger(__name__)
 
@@ -106,33 +105,6 @@ def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-@dataclass(frozen=True)
-class _DeviceData:
-    """A stage's data on the training device: prepared inputs ``(N, C', H, W)`` and targets
-    ``(N, 1, H, W)`` of the training and (optional) validation slices."""
-
-    train_x: Tensor
-    train_y: Tensor
-    val_x: Tensor | None
-    val_y: Tensor | None
-
-
-def _device_data(
-    method: TrainingMethod, train: SlicePairs, val: SlicePairs | None, device: torch.device,
-    channels_last: bool,
-) -> _DeviceData:
-    """Move the slices to ``device`` once, inputs through ``method.prepare_inputs``."""
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-
-    def put(pairs: SlicePairs) -> tuple[Tensor, Tensor]:
-        x = method.prepare_inputs(pairs.inputs.to(device)).contiguous(memory_format=memory_format)
-        return x, pairs.targets.to(device).contiguous(memory_format=memory_format)
-
-    train_x, train_y = put(train)
-    val_x, val_y = put(val) if val is not None else (None, None)
-    return _DeviceData(train_x, train_y, val_x, val_y)
-
-
 def _set_up(method: TrainingMethod, config: StageConfig, device: torch.device) -> StageRun:
     """Networks on ``device`` (channels-last and compiled when asked), a fresh run around them."""
     method.to(device)
@@ -173,7 +145,7 @@ def _record_due(config: StageConfig, before: int, after: int) -> bool:
 
 
 class _StageLoop:
-    """The loop of one stage on device-resident data, and its records.
+    """The loop of one stage on its data (resident on the device or streamed), and its records.
 
     Args:
         checkpoint: ``(path, fingerprint)`` of the checkpoint written at every record, or None.
@@ -181,14 +153,14 @@ class _StageLoop:
     """
 
     def __init__(
-        self, method: TrainingMethod, run: StageRun, data: _DeviceData, device: torch.device,
+        self, method: TrainingMethod, run: StageRun, data: StageData, device: torch.device,
         checkpoint: tuple[Path, str] | None, on_record: Callable[[dict[str, float]], None] | None,
         progress: bool,
     ) -> None:
         self.method, self.run, self.data, self.device = method, run, data, device
         self.checkpoint, self.on_record, self.progress = checkpoint, on_record, progress
         config = run.config
-        self.stream = BatchStream(data.train_x.shape[0], config.batch_size, config.seed)
+        self.stream = BatchStream(data.n_train, config.batch_size, config.seed)
         self.bar = tqdm(total=config.steps, initial=run.step, desc=config.name,
                         disable=not progress, unit="step")
         self.started = time.perf_counter()
@@ -214,8 +186,9 @@ class _StageLoop:
         """One batch: the generator updates, one discriminator update, a schedule step; returns
         the last generator loss."""
         run = self.run
-        idx = self.stream.indices(run.iteration).to(self.device)
-        x, y = self.data.train_x[idx], self.data.train_y[idx]
+        x, y = self.data.train_batch(self.stream.indices(run.iteration))
+        if run.step + self.run.config.generator_steps_per_iteration < run.config.steps:
+            self.data.prefetch(self.stream.indices(run.iteration + 1))
         g_loss, fake = self.generator_updates(x, y)
         self.discriminator_update(x, y, fake)
         for sched in run.schedulers:
@@ -261,7 +234,7 @@ class _StageLoop:
         """Add a record (training means, validation), then checkpoint, show and report it."""
         run = self.run
         record = self.training_means()
-        if self.data.val_x is not None:
+        if self.data.has_validation:
             record.update(self.validate())
         record["seconds"] = time.perf_counter() - self.started
         run.history.records.append(record)
@@ -296,10 +269,9 @@ class _StageLoop:
     def validate(self) -> dict[str, float]:
         """:func:`evaluate` on the validation slices; keeps the weights when they are the best
         eligible so far (step 0 only with ``keep_initial``)."""
-        run, config, data = self.run, self.run.config, self.data
-        assert data.val_x is not None and data.val_y is not None
-        metrics = evaluate(self.method, data.val_x, data.val_y,
-                           max(config.batch_size, VALIDATION_BATCH), self.device, config.bf16)
+        run, config = self.run, self.run.config
+        batches = self.data.validation_batches(max(config.batch_size, VALIDATION_BATCH))
+        metrics = evaluate_batches(self.method, batches, self.device, config.bf16)
         self.method.set_train_mode(True)
         eligible = run.step > 0 or config.keep_initial
         if eligible and metrics["val_mae"] < run.best.mae:
@@ -326,7 +298,9 @@ def train_stage(
     ``method.generator_loss``, which also yields the detached fake), then one discriminator
     update on the last fake. Adam(betas) per side; cosine lr stepped every iteration; batches
     from :class:`BatchStream`, so a resumed run is bit-identical to an uninterrupted one on the
-    same device. Data stays on the device.
+    same device. The prepared data stay on the device when they fit
+    ``config.device_data_budget_gb``, else they are streamed from host memory with prefetch
+    (:func:`upgan.training.data.stage_data`; the same batches either way).
 
     Validation (clipped predictions, :func:`evaluate`) runs at step 0, every ``val_every``
     generator updates and at the end; each adds a record to the history. The weights (generator
@@ -353,12 +327,20 @@ def train_stage(
     if run.finished:
         logger.info("stage %s already finished; loading its selected weights", config.name)
         return _finish(method, run)
-    data = _device_data(method, train, val, device, config.channels_last)
+    data = stage_data(method.prepare_inputs, train, val, device, config.channels_last,
+                      config.device_data_budget_gb, config.name)
     logger.info(
         "stage %s: %d slices, %d generator updates (%d iterations of %d), validation every %s on %s",
-        config.name, data.train_x.shape[0], config.steps, config.iterations, config.batch_size,
+        config.name, data.n_train, config.steps, config.iterations, config.batch_size,
         config.val_every or "end", device,
     )
     checkpoint = (path, fingerprint) if path is not None else None
-    _StageLoop(method, run, data, device, checkpoint, on_record, progress).train()
+    loop = _StageLoop(method, run, data, device, checkpoint, on_record, progress)
+    try:
+        loop.train()
+    finally:
+        data.close()
+    seconds = time.perf_counter() - loop.started
+    logger.info("stage %s: %d updates in %.1f s: %.2f updates/s (%s data, validation included)",
+                config.name, run.step, seconds, run.step / max(seconds, 1e-9), data.path)
     return _finish(method, run)

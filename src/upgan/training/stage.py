@@ -59,6 +59,9 @@ class StageConfig:
         val_every: validate (and checkpoint) every this many generator updates, at the start
             (step 0) and at the end; the weights with the lowest validation MAE are kept.
             ``None``: only at the start and the end.
+        device_data_budget_gb: the most GiB of prepared data (inputs after the frozen phases, and
+            targets) kept on the device; more are streamed from host memory. None: a quarter of
+            a CUDA device's memory, unlimited on the CPU. Does not change the result.
         keep_initial: whether the step-0 weights may be kept. False (the default) for stages
             that start from fresh networks: their step-0 record is drawn for reference only, so
             an untrained network (with residual learning, the identity) is never selected. True
@@ -81,6 +84,7 @@ class StageConfig:
     generator_steps_per_iteration: int = 1
     val_every: int | None = None
     keep_initial: bool = False
+    device_data_budget_gb: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -98,6 +102,10 @@ class StageConfig:
             isinstance(self.val_every, bool) or not isinstance(self.val_every, int) or self.val_every < 1
         ):
             raise ValueError(f"StageConfig.val_every must be None or an int >= 1, got {self.val_every!r}")
+        budget = self.device_data_budget_gb
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not budget >= 0):
+            raise ValueError(f"StageConfig.device_data_budget_gb must be None or a number >= 0, got {budget!r}")
         if not isinstance(self.seed, int):
             raise ValueError(f"StageConfig.seed must be an int, got {self.seed!r}")
 
@@ -109,7 +117,7 @@ class StageConfig:
     def fingerprint_fields(self) -> dict[str, Any]:
         """Fields that change the result (device, logging and name excluded)."""
         data = asdict(self)
-        for key in ("name", "device", "log_every_n_steps", "channels_last", "compile"):
+        for key in ("name", "device", "log_every_n_steps", "channels_last", "compile", "device_data_budget_gb"):
             data.pop(key)
         return data
 
@@ -125,6 +133,15 @@ def trainable_parameters(modules: list[nn.Module]) -> list[nn.Parameter]:
                 seen.add(id(p))
                 params.append(p)
     return params
+
+
+def adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> Optimizer:
+    """Adam: the fused kernel (one launch for all parameters) when every parameter is on a GPU;
+    otherwise the multi-tensor (``foreach``) implementation, which gives the same bits as
+    torch's per-parameter default on the CPU (tested) in a fraction of its time."""
+    if params and all(p.is_cuda for p in params):
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
 @dataclass
@@ -164,12 +181,8 @@ class StageRun:
         d_params = trainable_parameters(discriminators)
         if not g_params:
             raise ValueError(f"stage {config.name!r}: the method has no trainable generator parameters")
-        opt_g = torch.optim.Adam(g_params, lr=config.lr_generator, betas=config.betas)
-        opt_d = (
-            torch.optim.Adam(d_params, lr=config.lr_discriminator, betas=config.betas)
-            if d_params
-            else None
-        )
+        opt_g = adam(g_params, config.lr_generator, config.betas)
+        opt_d = adam(d_params, config.lr_discriminator, config.betas) if d_params else None
         optimizers = [o for o in (opt_g, opt_d) if o is not None]
         schedulers: list[LRScheduler] = (
             [CosineAnnealingLR(o, T_max=config.iterations) for o in optimizers]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import torch
@@ -31,13 +32,22 @@ def evaluate(
     averages finite values only (a perfect slice would otherwise make the mean inf). One host
     sync at the end.
     """
+    batches = ((inputs[s : s + batch_size], targets[s : s + batch_size]) for s in range(0, inputs.shape[0], batch_size))
+    return evaluate_batches(method, batches, device, bf16, clip)
+
+
+@torch.no_grad()
+def evaluate_batches(
+    method: TrainingMethod, batches: Iterable[tuple[Tensor, Tensor]], device: torch.device,
+    bf16: bool = False, clip: tuple[float, float] | None = VALID_RANGE,
+) -> dict[str, float]:
+    """:func:`evaluate` on validation data given as ``(x, y)`` batches on the device."""
     method.set_train_mode(False)
     sums: dict[str, Tensor] = {}
     psnr_count = torch.zeros((), device=device)
-    n = inputs.shape[0]
-    for start in range(0, n, batch_size):
-        x = inputs[start : start + batch_size]
-        y = targets[start : start + batch_size]
+    n = 0
+    for x, y in batches:
+        n += x.shape[0]
         with autocast(device, bf16):
             pred, extras = method.validation_outputs(x, y)
         pred = pred.float()

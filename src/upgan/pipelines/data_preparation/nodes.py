@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from upgan.io.cohort import SyntheticCohortSpec, discover_cohort, write_synthetic_cohort
+from upgan.io.cohort import (
+    COHORT_FORMAT,
+    SyntheticCohortSpec,
+    discover_cohort,
+    write_synthetic_cohort,
+)
 from upgan.io.datasets import FINGERPRINT, PreparedSlices
 from upgan.io.slices import SliceSet, concat_slice_sets
+from upgan.parallel import map_jobs
 from upgan.preparation import PreparationConfig, prepare_subject, split_subjects
 from upgan.reporting.figures import data_preview
 from upgan.schema import unknown_keys_message
@@ -83,9 +88,12 @@ def index_cohort(task_name: str, cohorts: dict[str, Any], preparation: dict[str,
 def preparation_fingerprint(task_name: str, cohort_index: pd.DataFrame, split: Mapping[str, Any],
                             preparation: Mapping[str, Any] | None, cohorts: dict[str, Any]) -> str:
     """sha256 of what makes a task's prepared data: its split and preparation settings (the
-    latter with their defaults filled in), its cohort settings (but ``n_workers``) and the cohort
-    index (every volume's path and geometry)."""
+    latter with their defaults filled in), its cohort settings (but ``n_workers``; with the
+    generator's format for a synthetic cohort) and the cohort index (every volume's path and
+    geometry)."""
     cohort = {k: v for k, v in _cohort_of(task_name, cohorts).items() if k != "n_workers"}
+    if cohort.get("source", "synthetic") == "synthetic":
+        cohort["format"] = COHORT_FORMAT  # the generator's version: new data, new fingerprint
     index = cohort_index.astype(str).sort_values(["subject_id", "modality"]).to_csv(index=False)
     payload = {
         "task": task_name,
@@ -129,11 +137,6 @@ def _check_split_manifest(task_name: str, split_manifest: pd.DataFrame, expected
         )
 
 
-def _prepare_one(args: tuple) -> tuple[SliceSet, dict[str, Any]]:
-    task, subject_id, paths, config, seed = args
-    return prepare_subject(task, subject_id, paths, config, seed)
-
-
 def prepare_slices(
     task_name: str,
     cohort_index: pd.DataFrame,
@@ -168,15 +171,9 @@ def prepare_slices(
     ]
     results: list[tuple[SliceSet, dict[str, Any]]] = []
     bar = tqdm(total=len(jobs), desc=f"prepare {task.name}")
-    if n_workers > 1:
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
-            for result in pool.map(_prepare_one, jobs):
-                results.append(result)
-                bar.update()
-    else:
-        for job in jobs:
-            results.append(_prepare_one(job))
-            bar.update()
+    for result in map_jobs(prepare_subject, jobs, n_workers):  # fresh worker processes, never fork
+        results.append(result)
+        bar.update()
     bar.close()
     split_of = dict(zip(used["subject_id"], used["split"], strict=True))
     rows = []

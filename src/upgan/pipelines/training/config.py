@@ -95,6 +95,7 @@ def stage_config(name: str, stage: Mapping[str, Any], training: Mapping[str, Any
             bf16=bool(training.get("bf16", False)),
             channels_last=bool(training.get("channels_last", False)),
             compile=bool(training.get("compile", False)),
+            device_data_budget_gb=training.get("device_data_budget_gb"),
             log_every_n_steps=int(training.get("log_every_n_steps", 50)),
             val_every=val_every,
             keep_initial=keep_initial,
