@@ -160,10 +160,12 @@ class TrackingHooks:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
-        from upgan.pipelines.tracking_store import mark_killed_runs, tag_parent_run
+        from upgan.pipelines.tracking_store import LAUNCH_TAG, mark_killed_runs, tag_parent_run
 
         client = MlflowClient()
         try:
+            if LAUNCH_TAG in client.get_run(parent).data.tags:  # a launch's cell: the launcher owns it
+                return
             tag_parent_run(client, parent, run_params.get("runner"))
             mark_killed_runs(client, client.get_run(parent).info.experiment_id, parent)
         except MlflowException as error:  # bookkeeping: never fail a run over it

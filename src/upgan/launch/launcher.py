@@ -1,0 +1,385 @@
+"""``upgan launch``: a pipeline's grid as one job per cell, through submitit.
+
+The launcher reads the grid off the Kedro pipeline (:mod:`upgan.launch.grid`), runs the data
+preparation as one job and waits for it, submits one job per unfinished cell (SLURM, local
+subprocesses, or in this process), follows them, then runs the report as one job once every cell
+has finished. All jobs log to one MLflow parent run, which the launcher opens and closes.
+
+A launch holds the data root's ``launch`` lock (a second launcher is refused, naming the first);
+every job holds the locks of what it writes (:class:`upgan.hooks.RunGuardHooks`), so a
+``kedro run`` started meanwhile on the same data root is refused by the cells it would share. A
+cell whose lock is held when the launcher looks (its job outlived a killed launcher) is followed,
+not submitted again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from upgan.launch.grid import Stage, finished, parameters_digest, select, split_stages
+from upgan.launch.jobs import LAUNCH_TAG, JobSpec, StageJob
+from upgan.locks import LOCK_FOLDER, DataRootLocks, LockHeld, describe, read_holder
+
+logger = logging.getLogger("upgan.launch")
+
+EXECUTORS = ("slurm", "local", "debug")
+
+
+@dataclass
+class LaunchOptions:
+    """The command line of ``upgan launch``."""
+
+    executor: str
+    env: str = "local"
+    pipeline: str = "__default__"
+    namespaces: list[str] = field(default_factory=list)
+    max_parallel: int | None = None
+    gpus_per_cell: int = 0
+    cpus_per_cell: int | None = None
+    partition: str | None = None
+    time_min: int = 24 * 60
+    dry_run: bool = False
+    wait: bool = True
+    data_root: str = "data"
+    tracking_uri: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    project_path: str = "."
+    poll_s: float = 2.0
+
+
+@dataclass
+class Grid:
+    """The launch's stages and what the launcher needs to run them."""
+
+    prepare: Stage | None
+    cells: list[Stage]
+    report: Stage | None
+    done: set[str]  # names of finished stages
+    unselected: list[str]  # cells of the pipeline left out by --namespaces and not finished
+    experiment: str
+    tracking_uri: str
+
+
+def load_grid(options: LaunchOptions) -> Grid:
+    """Build the pipeline as ``kedro run`` would (same env, parameters and checks) and split it;
+    a bad configuration raises here, before any job."""
+    import mlflow
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from upgan import structure
+    from upgan.pipelines.parameters import check_methods, validate_parameters
+
+    project = Path(options.project_path).resolve()
+    bootstrap_project(project)
+    runtime = {"data_root": options.data_root, **options.params}
+    with KedroSession.create(project_path=project, env=options.env, runtime_params=runtime) as session:
+        context = session.load_context()
+        params = structure.parameters()
+        validate_parameters(params)
+        check_methods(params, [options.pipeline])
+        if options.pipeline == "weak_supervision":
+            structure.require_sweep()
+        if options.pipeline not in pipelines:
+            raise ValueError(f"unknown pipeline {options.pipeline!r}; known: {sorted(pipelines)}")
+        prepare, cells, report = split_stages(pipelines[options.pipeline], structure.tasks())
+        chosen = select(cells, options.namespaces)
+        catalog = context.catalog
+        digest = parameters_digest(params)
+        done = {s.name for s in [prepare, *cells, report]
+                if s is not None and finished(s, catalog, options.data_root, digest)}
+        unselected = [c.name for c in cells if c not in chosen and c.name not in done]
+        mlflow_conf = getattr(context, "mlflow", None)
+        experiment = mlflow_conf.tracking.experiment.name if mlflow_conf is not None else "upgan"
+        uri = options.tracking_uri or mlflow.get_tracking_uri()
+    return Grid(prepare, chosen, report, done, unselected, experiment, absolute_sqlite(uri))
+
+
+def absolute_sqlite(uri: str) -> str:
+    """A relative ``sqlite:///`` URI made absolute (jobs may start in another folder)."""
+    from upgan.pipelines.tracking_store import sqlite_file
+
+    database = sqlite_file(uri)
+    if database is None or database.is_absolute():
+        return uri
+    return f"sqlite:///{database.resolve()}"
+
+
+def cell_holder(data_root: Path, name: str) -> str | None:
+    """The description of the process holding cell ``name``'s lock now, else ``None``."""
+    import fcntl
+
+    path = data_root / LOCK_FOLDER / f"{name}.lock"
+    if not path.exists():
+        return None
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = read_holder(data_root, name)
+            return describe(holder) if holder else "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def make_executor(options: LaunchOptions, folder: Path) -> Any:
+    """A submitit executor for ``options.executor`` with the cells' resources."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=options.executor)
+    parameters: dict[str, Any] = {"timeout_min": options.time_min, "name": "upgan"}
+    if options.executor == "slurm":
+        parameters.update(slurm_partition=options.partition, slurm_array_parallelism=options.max_parallel or 64,
+                          slurm_additional_parameters={"requeue": True})
+        if options.gpus_per_cell:
+            parameters["gpus_per_node"] = options.gpus_per_cell
+        if options.cpus_per_cell:
+            parameters["cpus_per_task"] = options.cpus_per_cell
+        parameters = {k: v for k, v in parameters.items() if v is not None}
+    elif options.executor == "local":
+        parameters["gpus_per_node"] = options.gpus_per_cell
+    executor.update_parameters(**parameters)
+    return executor
+
+
+def _gpu_pool() -> list[int]:
+    """The GPUs a local launch shares out (``CUDA_VISIBLE_DEVICES``, else every CUDA device)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [int(x) for x in visible.split(",") if x.strip().isdigit()]
+    try:
+        import torch
+
+        return list(range(torch.cuda.device_count()))
+    except ImportError:
+        return []
+
+
+class Follower:
+    """Submits jobs (at most ``max_parallel`` at once for local and debug executors; SLURM
+    throttles its own array) and reports cells done / running / failed while they run."""
+
+    def __init__(self, options: LaunchOptions, executor: Any, say: Callable[[str], None]) -> None:
+        self.options, self.executor, self.say = options, executor, say
+        gpus = options.gpus_per_cell if options.executor == "local" else 0
+        self.gpu_pool = _gpu_pool() if gpus else []
+        if gpus and len(self.gpu_pool) < gpus:
+            raise ValueError(f"--gpus-per-cell {gpus}: only {len(self.gpu_pool)} GPUs visible on this machine")
+        default = len(self.gpu_pool) // gpus if gpus else 1
+        self.max_parallel = 1 if options.executor == "debug" else (options.max_parallel or default)
+        self.running: dict[str, tuple[Any, tuple[int, ...]]] = {}
+        self.failed: dict[str, str] = {}
+        self.succeeded: list[str] = []
+
+    def _submit(self, spec: JobSpec) -> Any:
+        if self.gpu_pool:
+            taken = {g for _, gpus in self.running.values() for g in gpus}
+            free = [g for g in self.gpu_pool if g not in taken][: self.options.gpus_per_cell]
+            self.executor.update_parameters(visible_gpus=tuple(free))
+            job = self.executor.submit(StageJob(), spec)
+            return job, tuple(free)
+        return self.executor.submit(StageJob(), spec), ()
+
+    def run(self, specs: list[JobSpec], label: str = "cells", extra: Callable[[], int] | None = None) -> None:
+        """Run ``specs`` to the end (each failure recorded with its log), showing progress."""
+        pending = list(specs)
+        if self.options.executor == "slurm" and pending:  # one array; SLURM throttles it
+            with self.executor.batch():
+                jobs = [self.executor.submit(StageJob(), spec) for spec in pending]
+            self.running.update({spec.stage: (job, ()) for spec, job in zip(pending, jobs, strict=True)})
+            pending = []
+        shown = None
+        while pending or self.running or (extra and extra()):
+            while pending and len(self.running) < self.max_parallel:
+                spec = pending.pop(0)
+                self.running[spec.stage] = self._submit(spec)
+                if self.options.executor == "debug":  # runs here, now
+                    self._collect(spec.stage)
+            for name in [n for n, (job, _) in self.running.items() if job.done()]:
+                self._collect(name)
+            state = (len(self.succeeded), len(self.running) + (extra() if extra else 0), len(self.failed),
+                     len(pending))
+            if state != shown:
+                shown = state
+                self.say(f"{label}: {state[0]} done, {state[1]} running, {state[2]} failed, {state[3]} waiting "
+                         f"(of {len(specs)})")
+            if pending or self.running or (extra and extra()):
+                time.sleep(self.options.poll_s)
+
+    def _collect(self, name: str) -> None:
+        job, _ = self.running.pop(name)
+        try:
+            job.result()
+        except Exception as error:  # noqa: BLE001 (a failed job is reported; the others go on)
+            lines = [x for x in str(error).strip().splitlines() if x.strip()]
+            reason = next((x for x in reversed(lines) if "Error" in x), lines[-1] if lines else type(error).__name__)
+            log = job.paths.stderr
+            self.failed[name] = f"{reason.strip()[:300]} (log: {log})"
+            self.say(f"FAILED {name}: {self.failed[name]}")
+            return
+        self.succeeded.append(name)
+
+
+def _spec(options: LaunchOptions, stage: Stage, data_root: Path, grid: Grid, parent: str | None) -> JobSpec:
+    return JobSpec(project_path=str(Path(options.project_path).resolve()), env=options.env,
+                   pipeline=options.pipeline, stage=stage.name, nodes=stage.nodes, data_root=str(data_root),
+                   tracking_uri=grid.tracking_uri, parent_run_id=parent, params=dict(options.params))
+
+
+def _open_parent(grid: Grid, options: LaunchOptions) -> str:
+    """Create the launch's MLflow parent run (RUNNING until the launcher ends it)."""
+    from mlflow.tracking import MlflowClient
+
+    from upgan.pipelines.tracking_store import HOST_TAG, PID_TAG, initialise_store
+
+    initialise_store(grid.tracking_uri, grid.experiment)
+    client = MlflowClient(grid.tracking_uri)
+    experiment = client.get_experiment_by_name(grid.experiment)
+    if experiment is None:
+        experiment_id = client.create_experiment(grid.experiment)
+    else:
+        experiment_id = experiment.experiment_id
+    run = client.create_run(experiment_id, run_name=f"launch {options.pipeline} ({options.env})", tags={
+        LAUNCH_TAG: options.executor, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
+        "pipeline": options.pipeline, "env": options.env})
+    return run.info.run_id
+
+
+def _close_parent(grid: Grid, parent: str, status: str, failed: dict[str, str]) -> None:
+    """End the parent run with ``status`` and the failed cells' open child runs FAILED."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(grid.tracking_uri)
+    experiment = client.get_run(parent).info.experiment_id
+    for name in failed:
+        for child in client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}' and "
+                                        f"tags.cell = '{name}' and attributes.status = 'RUNNING'"):
+            client.set_terminated(child.info.run_id, "FAILED")
+    client.set_terminated(parent, status)
+
+
+def launch(options: LaunchOptions, say: Callable[[str], None] = logger.info) -> int:
+    """Run (or, with ``dry_run``, list) the grid; returns the exit code (0 all done, 1 a stage
+    failed; a refused launch raises ValueError: exit 2)."""
+    if options.executor not in EXECUTORS:
+        raise ValueError(f"--executor must be one of {list(EXECUTORS)}, got {options.executor!r}")
+    if not options.wait and options.executor != "slurm":
+        raise ValueError("--no-wait needs --executor slurm: local and debug jobs end with the launcher")
+    data_root = Path(options.data_root).resolve()
+    options = replace(options, data_root=str(data_root))
+    locks = DataRootLocks(data_root)
+    if not options.dry_run:
+        locks.acquire(["launch"], "this launch")
+    try:
+        return _launch(options, data_root, say)
+    finally:
+        locks.release()
+
+
+def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None]) -> int:
+    grid = load_grid(options)
+    busy = {c.name: h for c in grid.cells if c.name not in grid.done and (h := cell_holder(data_root, c.name))}
+    to_run = [c for c in grid.cells if c.name not in grid.done and c.name not in busy]
+    if options.dry_run:
+        for stage in [grid.prepare, *grid.cells, grid.report]:
+            if stage is not None:
+                state = "finished" if stage.name in grid.done else ("running: " + busy[stage.name]
+                                                                    if stage.name in busy else "to run")
+                say(f"{stage.kind:8s} {stage.name:45s} {state}")
+        say(f"{len(grid.cells) - len(to_run) - len(busy)} of {len(grid.cells)} cells finished, "
+            f"{len(busy)} running elsewhere, {len(to_run)} to run")
+        return 0
+    folder = data_root / "09_tracking" / "launch" / time.strftime("%Y%m%d-%H%M%S")
+    executor = make_executor(options, folder)
+    follower = Follower(options, executor, say)
+    parent = _open_parent(grid, options)
+    say(f"launch: {len(to_run)} of {len(grid.cells)} cells to run ({len(busy)} running elsewhere) on "
+        f"{options.executor}; MLflow parent run {parent} in {grid.tracking_uri}; job logs in {folder}")
+    status = "FAILED"
+    try:
+        if grid.prepare is not None and grid.prepare.name not in grid.done:
+            follower.run([_spec(options, grid.prepare, data_root, grid, parent)], label="data preparation")
+            if follower.failed:
+                return 1
+            follower.succeeded.clear()
+        specs = [_spec(options, c, data_root, grid, parent) for c in to_run]
+        if not options.wait:
+            return _submit_and_leave(options, executor, specs, grid, data_root, parent, say)
+        follower.run(specs, extra=lambda: sum(cell_holder(data_root, n) is not None for n in busy))
+        if follower.failed:
+            say(f"{len(follower.failed)} cells failed (their logs above); `upgan launch` with the same "
+                "options reruns only the unfinished cells, then the report")
+            return 1
+        if grid.report is not None and grid.unselected:
+            say(f"report not written: {len(grid.unselected)} cells of the grid are outside --namespaces and "
+                "unfinished")
+        elif grid.report is not None:
+            follower.succeeded.clear()
+            follower.run([_spec(options, grid.report, data_root, grid, parent)], label="report")
+            if follower.failed:
+                return 1
+        status = "FINISHED"
+        say(f"launch done: {len(to_run)} cells run, report written under {data_root / '08_reporting'}")
+        return 0
+    except KeyboardInterrupt:
+        status = "KILLED"
+        _stop(options, follower, say)
+        raise
+    finally:
+        if options.wait:
+            _close_parent(grid, parent, status, follower.failed)
+
+
+def _stop(options: LaunchOptions, follower: Follower, say: Callable[[str], None]) -> None:
+    """The launcher was interrupted: local jobs stop with it; SLURM jobs go on (said so)."""
+    jobs = {name: job for name, (job, _) in follower.running.items()}
+    if options.executor == "slurm":
+        say(f"launcher stopped; {len(jobs)} SLURM jobs go on ({', '.join(j.job_id for j in jobs.values())}): "
+            "`upgan launch` again follows them and writes the report, `scancel` stops them")
+        return
+    for job in jobs.values():
+        job.cancel(check=False)
+    say(f"launcher stopped: {len(jobs)} local cell jobs stopped; `upgan launch` again resumes them")
+
+
+def _submit_and_leave(options: LaunchOptions, executor: Any, specs: list[JobSpec], grid: Grid,
+                      data_root: Path, parent: str, say: Callable[[str], None]) -> int:
+    """``--no-wait`` on SLURM: submit the cells as one array and the report as a job that starts
+    when they all succeeded; print the job ids and return."""
+    ids: list[str] = []
+    if specs:
+        with executor.batch():
+            jobs = [executor.submit(StageJob(), spec) for spec in specs]
+        ids = [job.job_id for job in jobs]
+        for spec, job in zip(specs, jobs, strict=True):
+            say(f"submitted {spec.stage}: job {job.job_id}")
+    if grid.report is not None and not grid.unselected:
+        if ids:
+            array = ids[0].split("_")[0]
+            executor.update_parameters(slurm_additional_parameters={"requeue": True, "dependency": f"afterok:{array}"})
+        report = executor.submit(StageJob(), _spec(options, grid.report, data_root, grid, parent))
+        say(f"submitted report: job {report.job_id} (starts when every cell job succeeded)")
+    say("not waiting: `upgan launch` with the same options later follows what is left; the MLflow parent "
+        f"run {parent} stays RUNNING until then")
+    return 0
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM stops the launcher like Ctrl-C (its jobs are handled by :func:`_stop`)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+__all__ = ["EXECUTORS", "LaunchOptions", "LockHeld", "launch"]
