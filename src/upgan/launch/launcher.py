@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import time
@@ -220,13 +221,22 @@ class Follower:
         try:
             job.result()
         except Exception as error:  # noqa: BLE001 (a failed job is reported; the others go on)
-            lines = [x for x in str(error).strip().splitlines() if x.strip()]
-            reason = next((x for x in reversed(lines) if "Error" in x), lines[-1] if lines else type(error).__name__)
-            log = job.paths.stderr
-            self.failed[name] = f"{reason.strip()[:300]} (log: {log})"
+            self.failed[name] = f"{failure_reason(job.job_id, error)} (log: {job.paths.stderr})"
             self.say(f"FAILED {name}: {self.failed[name]}")
             return
         self.succeeded.append(name)
+
+
+def failure_reason(job_id: str, error: BaseException) -> str:
+    """One line on why a job failed: the SLURM state of a job that ended without a result
+    (cancelled, killed, out of memory), else the last error line of the job's traceback."""
+    text = str(error)
+    state = re.search(r"state: ([A-Z_]+[^)\n]*)", text)
+    if state:
+        return f"job {job_id} ended {state.group(1).strip()}"
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    errors = [x for x in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", x)]
+    return (errors or lines or [type(error).__name__])[-1][:300]
 
 
 def _spec(options: LaunchOptions, stage: Stage, data_root: Path, grid: Grid, parent: str | None) -> JobSpec:
