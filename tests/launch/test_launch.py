@@ -144,3 +144,16 @@ def test_slurm_cell_cancelled_mid_training_resumes_when_resubmitted(small_projec
     assert {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("phase_*.pt")} == phases
     reference = direct / "06_models" / "pet_to_ct" / "upgan" / "n04" / "s2021" / "model.safetensors"
     assert (cell_folder / "model.safetensors").read_bytes() == reference.read_bytes()
+
+
+def test_a_tracking_server_that_does_not_answer_is_refused_before_any_job(small_project, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    rc, output = launch(small_project, tmp_path / "data", "--executor", "local", "--tracking-uri",
+                        f"http://127.0.0.1:{port}")
+    assert rc == 2, output[-3000:]
+    assert f"the MLflow tracking server http://127.0.0.1:{port} does not answer" in output
+    assert not (tmp_path / "data" / "09_tracking" / "launch").exists()  # no job was started

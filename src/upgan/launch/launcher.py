@@ -115,6 +115,21 @@ def absolute_sqlite(uri: str) -> str:
     return f"sqlite:///{database.resolve()}"
 
 
+def check_server(uri: str, timeout_s: float = 5.0) -> None:
+    """Refuse (ValueError) an ``http(s)://`` tracking URI whose server does not answer, before
+    any job starts (MLflow's client would retry for minutes, in every job)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=timeout_s).raise_for_status()
+    except requests.RequestException as error:
+        raise ValueError(f"the MLflow tracking server {uri} does not answer ({type(error).__name__}): start it "
+                         "(`mlflow server --backend-store-uri ... --artifacts-destination ...`, see "
+                         "docs/experiments.md) or give another --tracking-uri") from None
+
+
 def cell_holder(data_root: Path, name: str) -> str | None:
     """The description of the process holding cell ``name``'s lock now, else ``None``."""
     import fcntl
@@ -297,6 +312,8 @@ def launch(options: LaunchOptions, say: Callable[[str], None] = logger.info) -> 
 
 def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None]) -> int:
     grid = load_grid(options)
+    if not options.dry_run:
+        check_server(grid.tracking_uri)
     busy = {c.name: h for c in grid.cells if c.name not in grid.done and (h := cell_holder(data_root, c.name))}
     to_run = [c for c in grid.cells if c.name not in grid.done and c.name not in busy]
     if options.dry_run:
