@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
             tracking_uri=args.tracking_uri, params=params, poll_s=args.poll)
         interrupt_on_sigterm()
         return launch(options, say=lambda line: print(line, flush=True))  # noqa: T201 (the launcher's console)
-    except (ValueError, FileNotFoundError) as error:
-        logger.error("%s", error)
+    except (ValueError, FileNotFoundError) as error:  # refused: one line, as `kedro run` prints it
+        print(f"Error: {error}", file=sys.stderr, flush=True)  # noqa: T201
         return 2
     except KeyboardInterrupt as stop:
         print(f"launcher interrupted ({stop or 'SIGINT'})", file=sys.stderr, flush=True)  # noqa: T201
