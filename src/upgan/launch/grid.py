@@ -98,14 +98,19 @@ def mark_done(data_root: str | Path, stage: str, digest: str) -> None:
     tmp.replace(path)
 
 
+def done_with(data_root: str | Path, stage: str, digest: str) -> bool:
+    """True when a launch job recorded ``stage`` finished with parameters ``digest``."""
+    try:
+        record = json.loads((Path(data_root) / DONE_FOLDER / f"{stage}.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("parameters") == digest
+
+
 def finished(stage: Stage, catalog: Any, data_root: str | Path, digest: str) -> bool:
     """True when a launch job finished ``stage`` with the same parameters and every output of it
     that the catalog keeps on disk still exists."""
-    try:
-        record = json.loads((Path(data_root) / DONE_FOLDER / f"{stage.name}.json").read_text())
-    except (OSError, ValueError):
-        return False
-    if record.get("parameters") != digest:
+    if not done_with(data_root, stage.name, digest):
         return False
     kept = [name for name in stage.outputs if _persistent(catalog, name)]
     return all(catalog.exists(name) for name in kept)

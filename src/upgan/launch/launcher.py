@@ -18,15 +18,16 @@ import logging
 import os
 import re
 import signal
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from upgan.launch.grid import Stage, finished, parameters_digest, select, split_stages
-from upgan.launch.jobs import LAUNCH_TAG, JobSpec, StageJob
+from upgan.launch import ledger
+from upgan.launch.grid import Stage, done_with, finished, parameters_digest, select, split_stages
+from upgan.launch.jobs import JobSpec, StageJob
+from upgan.launch.runs import absolute_sqlite, check_server, close_parent, open_parent
 from upgan.locks import LOCK_FOLDER, DataRootLocks, LockHeld, describe, read_holder
 
 logger = logging.getLogger("upgan.launch")
@@ -65,6 +66,7 @@ class Grid:
     report: Stage | None
     done: set[str]  # names of finished stages
     unselected: list[str]  # cells of the pipeline left out by --namespaces and not finished
+    digest: str  # of the run's parameters (see upgan.launch.grid.parameters_digest)
     experiment: str
     tracking_uri: str
 
@@ -102,32 +104,7 @@ def load_grid(options: LaunchOptions) -> Grid:
         mlflow_conf = getattr(context, "mlflow", None)
         experiment = mlflow_conf.tracking.experiment.name if mlflow_conf is not None else "upgan"
         uri = options.tracking_uri or mlflow.get_tracking_uri()
-    return Grid(prepare, chosen, report, done, unselected, experiment, absolute_sqlite(uri))
-
-
-def absolute_sqlite(uri: str) -> str:
-    """A relative ``sqlite:///`` URI made absolute (jobs may start in another folder)."""
-    from upgan.pipelines.tracking_store import sqlite_file
-
-    database = sqlite_file(uri)
-    if database is None or database.is_absolute():
-        return uri
-    return f"sqlite:///{database.resolve()}"
-
-
-def check_server(uri: str, timeout_s: float = 5.0) -> None:
-    """Refuse (ValueError) an ``http(s)://`` tracking URI whose server does not answer, before
-    any job starts (MLflow's client would retry for minutes, in every job)."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    import requests
-
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=timeout_s).raise_for_status()
-    except requests.RequestException as error:
-        raise ValueError(f"the MLflow tracking server {uri} does not answer ({type(error).__name__}): start it "
-                         "(`mlflow server --backend-store-uri ... --artifacts-destination ...`, see "
-                         "docs/experiments.md) or give another --tracking-uri") from None
+    return Grid(prepare, chosen, report, done, unselected, digest, experiment, absolute_sqlite(uri))
 
 
 def cell_holder(data_root: Path, name: str) -> str | None:
@@ -205,13 +182,16 @@ class Follower:
             return job, tuple(free)
         return self.executor.submit(StageJob(), spec), ()
 
-    def run(self, specs: list[JobSpec], label: str = "cells", extra: Callable[[], int] | None = None) -> None:
+    def run(self, specs: list[JobSpec], label: str = "cells", extra: Callable[[], int] | None = None,
+            followed: int = 0) -> None:
         """Run ``specs`` to the end (each failure recorded with its log), showing progress."""
         pending = list(specs)
         if self.options.executor == "slurm" and pending:  # one array; SLURM throttles it
             with self.executor.batch():
                 jobs = [self.executor.submit(StageJob(), spec) for spec in pending]
             self.running.update({spec.stage: (job, ()) for spec, job in zip(pending, jobs, strict=True)})
+            ledger.record(self.options.data_root, {spec.stage: job.job_id for spec, job in zip(pending, jobs,
+                                                                                              strict=True)})
             pending = []
         shown = None
         while pending or self.running or (extra and extra()):
@@ -222,12 +202,13 @@ class Follower:
                     self._collect(spec.stage)
             for name in [n for n, (job, _) in self.running.items() if job.done()]:
                 self._collect(name)
-            state = (len(self.succeeded), len(self.running) + (extra() if extra else 0), len(self.failed),
+            elsewhere = extra() if extra else 0  # followed cells (an earlier launch's jobs) still running
+            state = (len(self.succeeded) + followed - elsewhere, len(self.running) + elsewhere, len(self.failed),
                      len(pending))
             if state != shown:
                 shown = state
                 self.say(f"{label}: {state[0]} done, {state[1]} running, {state[2]} failed, {state[3]} waiting "
-                         f"(of {len(specs)})")
+                         f"(of {len(specs) + followed})")
             if pending or self.running or (extra and extra()):
                 time.sleep(self.options.poll_s)
 
@@ -260,38 +241,6 @@ def _spec(options: LaunchOptions, stage: Stage, data_root: Path, grid: Grid, par
                    tracking_uri=grid.tracking_uri, parent_run_id=parent, params=dict(options.params))
 
 
-def _open_parent(grid: Grid, options: LaunchOptions) -> str:
-    """Create the launch's MLflow parent run (RUNNING until the launcher ends it)."""
-    from mlflow.tracking import MlflowClient
-
-    from upgan.pipelines.tracking_store import HOST_TAG, PID_TAG, initialise_store
-
-    initialise_store(grid.tracking_uri, grid.experiment)
-    client = MlflowClient(grid.tracking_uri)
-    experiment = client.get_experiment_by_name(grid.experiment)
-    if experiment is None:
-        experiment_id = client.create_experiment(grid.experiment)
-    else:
-        experiment_id = experiment.experiment_id
-    run = client.create_run(experiment_id, run_name=f"launch {options.pipeline} ({options.env})", tags={
-        LAUNCH_TAG: options.executor, HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
-        "pipeline": options.pipeline, "env": options.env})
-    return run.info.run_id
-
-
-def _close_parent(grid: Grid, parent: str, status: str, failed: dict[str, str]) -> None:
-    """End the parent run with ``status`` and the failed cells' open child runs FAILED."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(grid.tracking_uri)
-    experiment = client.get_run(parent).info.experiment_id
-    for name in failed:
-        for child in client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}' and "
-                                        f"tags.cell = '{name}' and attributes.status = 'RUNNING'"):
-            client.set_terminated(child.info.run_id, "FAILED")
-    client.set_terminated(parent, status)
-
-
 def launch(options: LaunchOptions, say: Callable[[str], None] = logger.info) -> int:
     """Run (or, with ``dry_run``, list) the grid; returns the exit code (0 all done, 1 a stage
     failed; a refused launch raises ValueError: exit 2)."""
@@ -314,7 +263,9 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
     grid = load_grid(options)
     if not options.dry_run:
         check_server(grid.tracking_uri)
-    busy = {c.name: h for c in grid.cells if c.name not in grid.done and (h := cell_holder(data_root, c.name))}
+    open_cells = {c.name for c in grid.cells if c.name not in grid.done}
+    busy = {c: f"SLURM job {j} of an earlier launch" for c, j in ledger.active(data_root, open_cells).items()}
+    busy.update({c: h for c in open_cells if c not in busy and (h := cell_holder(data_root, c))})
     to_run = [c for c in grid.cells if c.name not in grid.done and c.name not in busy]
     if options.dry_run:
         for stage in [grid.prepare, *grid.cells, grid.report]:
@@ -328,7 +279,7 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
     folder = data_root / "09_tracking" / "launch" / time.strftime("%Y%m%d-%H%M%S")
     executor = make_executor(options, folder)
     follower = Follower(options, executor, say)
-    parent = _open_parent(grid, options)
+    parent = open_parent(grid, options)
     say(f"launch: {len(to_run)} of {len(grid.cells)} cells to run ({len(busy)} running elsewhere) on "
         f"{options.executor}; MLflow parent run {parent} in {grid.tracking_uri}; job logs in {folder}")
     status = "FAILED"
@@ -341,7 +292,11 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
         specs = [_spec(options, c, data_root, grid, parent) for c in to_run]
         if not options.wait:
             return _submit_and_leave(options, executor, specs, grid, data_root, parent, say)
-        follower.run(specs, extra=lambda: sum(cell_holder(data_root, n) is not None for n in busy))
+        follower.run(specs, extra=lambda: _still_busy(data_root, busy), followed=len(busy))
+        for name in busy:  # followed, not run here: did they finish?
+            if not done_with(data_root, name, grid.digest):
+                follower.failed[name] = f"{busy[name]} ended without finishing the cell (its log is in that launch)"
+                say(f"FAILED {name}: {follower.failed[name]}")
         if follower.failed:
             say(f"{len(follower.failed)} cells failed (their logs above); `upgan launch` with the same "
                 "options reruns only the unfinished cells, then the report")
@@ -363,7 +318,13 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
         raise
     finally:
         if options.wait:
-            _close_parent(grid, parent, status, follower.failed)
+            close_parent(grid, parent, status, follower.failed)
+
+
+def _still_busy(data_root: Path, busy: dict[str, str]) -> int:
+    """How many of the cells followed (run by an earlier launch's jobs) are still running."""
+    jobs = ledger.active(data_root, set(busy))
+    return sum(name in jobs or cell_holder(data_root, name) is not None for name in busy)
 
 
 def _stop(options: LaunchOptions, follower: Follower, say: Callable[[str], None]) -> None:
@@ -387,6 +348,7 @@ def _submit_and_leave(options: LaunchOptions, executor: Any, specs: list[JobSpec
         with executor.batch():
             jobs = [executor.submit(StageJob(), spec) for spec in specs]
         ids = [job.job_id for job in jobs]
+        ledger.record(data_root, {spec.stage: job.job_id for spec, job in zip(specs, jobs, strict=True)})
         for spec, job in zip(specs, jobs, strict=True):
             say(f"submitted {spec.stage}: job {job.job_id}")
     if grid.report is not None and not grid.unselected:
