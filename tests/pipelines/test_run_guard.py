@@ -158,8 +158,9 @@ def test_an_interrupted_run_ends_killed_in_mlflow(prepared, signum):
     finally:
         run.kill()
     assert rc == 128 + signum, output[-3000:]
-    line = next(x for x in output.splitlines() if x.startswith("Interrupted by"))
-    assert line.startswith(f"Interrupted by {signal.Signals(signum).name}: MLflow run ")
+    # the line may follow a progress bar's unfinished line
+    line = next(x[x.index("Interrupted by"):] for x in output.splitlines() if "Interrupted by" in x)
+    assert line.startswith(f"Interrupted by {signal.Signals(signum).name}: MLflow run "), line
     new = {k: v for k, v in _runs(database).items() if k not in before}
     parents = [k for k, (_, parent) in new.items() if parent is None]
     assert len(parents) == 1 and parents[0] in line
