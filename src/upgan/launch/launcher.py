@@ -310,7 +310,9 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
             if follower.failed:
                 return 1
         status = "FINISHED"
-        say(f"launch done: {len(to_run)} cells run, report written under {data_root / '08_reporting'}")
+        written = f"report written under {data_root / '08_reporting'}" if grid.report and not grid.unselected \
+            else "no report"
+        say(f"launch done: {len(to_run)} cells run, {written}")
         return 0
     except KeyboardInterrupt:
         status = "KILLED"
