@@ -68,6 +68,8 @@ class StageJob(submitit.helpers.Checkpointable):
         finally:
             if parent is not None and mlflow.active_run() is not None:
                 _leave_parent()
+        if spec.stage == "report" and spec.parent_run_id:  # the launch's last job (--no-wait: no launcher)
+            mlflow.MlflowClient().set_terminated(spec.parent_run_id, "FINISHED")
         logger.info("stage %s done", spec.stage)
         return spec.stage
 

@@ -304,7 +304,7 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
         if grid.report is not None and grid.unselected:
             say(f"report not written: {len(grid.unselected)} cells of the grid are outside --namespaces and "
                 "unfinished")
-        elif grid.report is not None:
+        elif grid.report is not None and (to_run or busy or grid.report.name not in grid.done):
             follower.succeeded.clear()
             follower.run([_spec(options, grid.report, data_root, grid, parent)], label="report")
             if follower.failed:
