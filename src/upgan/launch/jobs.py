@@ -55,6 +55,7 @@ class StageJob(submitit.helpers.Checkpointable):
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+        quick_mlflow_failures()
         project = Path(spec.project_path)
         bootstrap_project(project)
         if spec.tracking_uri:
@@ -72,6 +73,13 @@ class StageJob(submitit.helpers.Checkpointable):
             mlflow.MlflowClient().set_terminated(spec.parent_run_id, "FINISHED")
         logger.info("stage %s done", spec.stage)
         return spec.stage
+
+
+def quick_mlflow_failures() -> None:
+    """A tracking server that stops answering fails the job in about a minute (MLflow's client
+    otherwise retries each call for minutes), unless the environment sets its own values."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
 def _leave_parent() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from upgan.launch import ledger
 from upgan.launch.grid import Stage, done_with, finished, parameters_digest, select, split_stages
-from upgan.launch.jobs import JobSpec, StageJob
+from upgan.launch.jobs import JobSpec, StageJob, quick_mlflow_failures
 from upgan.launch.runs import absolute_sqlite, check_server, close_parent, open_parent
 from upgan.locks import LOCK_FOLDER, DataRootLocks, LockHeld, describe, read_holder
 
@@ -250,6 +250,7 @@ def launch(options: LaunchOptions, say: Callable[[str], None] = logger.info) -> 
         raise ValueError("--no-wait needs --executor slurm: local and debug jobs end with the launcher")
     data_root = Path(options.data_root).resolve()
     options = replace(options, data_root=str(data_root))
+    quick_mlflow_failures()
     locks = DataRootLocks(data_root)
     if not options.dry_run:
         locks.acquire(["launch"], "this launch")

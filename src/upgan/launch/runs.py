@@ -3,6 +3,7 @@ launch's parent run (opened by the launcher, tagged so that its jobs neither re-
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from upgan.pipelines.tracking_store import LAUNCH_TAG
 
 if TYPE_CHECKING:
     from upgan.launch.launcher import Grid, LaunchOptions
+
+logger = logging.getLogger(__name__)
 
 
 def absolute_sqlite(uri: str) -> str:
@@ -59,12 +62,16 @@ def open_parent(grid: Grid, options: LaunchOptions) -> str:
 
 def close_parent(grid: Grid, parent: str, status: str, failed: dict[str, str]) -> None:
     """End the parent run with ``status`` and the failed cells' open child runs FAILED."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(grid.tracking_uri)
-    experiment = client.get_run(parent).info.experiment_id
-    for name in failed:
-        for child in client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}' and "
-                                        f"tags.cell = '{name}' and attributes.status = 'RUNNING'"):
-            client.set_terminated(child.info.run_id, "FAILED")
-    client.set_terminated(parent, status)
+    try:
+        client = MlflowClient(grid.tracking_uri)
+        experiment = client.get_run(parent).info.experiment_id
+        for name in failed:
+            for child in client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}' and "
+                                            f"tags.cell = '{name}' and attributes.status = 'RUNNING'"):
+                client.set_terminated(child.info.run_id, "FAILED")
+        client.set_terminated(parent, status)
+    except (MlflowException, OSError) as error:  # the cells' results are on disk: say it, go on
+        logger.warning("could not end the launch's MLflow run %s (%s): mark it by hand if needed", parent, error)
