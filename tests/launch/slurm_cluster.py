@@ -60,7 +60,15 @@ class Cluster:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
     def stop(self) -> None:
-        """Stop the daemons (newest first), wait for them, remove the folder."""
+        """Cancel the jobs left (their processes would outlive slurmd), stop the daemons (newest
+        first), wait for them, remove the folder."""
+        if self.processes and all(p.poll() is None for p in self.processes):
+            subprocess.run(["scancel", "--full", f"--user={os.getuid()}"], env=self.env, capture_output=True,
+                           timeout=30)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and subprocess.run(
+                    ["squeue", "-h"], env=self.env, capture_output=True, text=True, timeout=30).stdout.strip():
+                time.sleep(0.5)
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
