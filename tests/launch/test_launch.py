@@ -66,7 +66,7 @@ def test_local_launch_is_bit_identical_to_kedro_run_and_a_rerun_runs_nothing(sma
     assert_same_results(data_root, direct)
     assert set(states(small_project, data_root).values()) == {"finished"}
     rc, output = launch(small_project, data_root, "--executor", "local")
-    assert rc == 0 and "launch: 0 of 4 cells to run" in output, output[-3000:]
+    assert rc == 0 and "nothing to do: the 4 cells are finished, and the report" in output, output[-3000:]
 
 
 def test_two_launchers_on_one_data_root(small_project, tmp_path):

@@ -277,6 +277,11 @@ def _launch(options: LaunchOptions, data_root: Path, say: Callable[[str], None])
         say(f"{len(grid.cells) - len(to_run) - len(busy)} of {len(grid.cells)} cells finished, "
             f"{len(busy)} running elsewhere, {len(to_run)} to run")
         return 0
+    report_due = grid.report is not None and not grid.unselected and grid.report.name not in grid.done
+    prepare_due = grid.prepare is not None and grid.prepare.name not in grid.done
+    if not (to_run or busy or report_due or (prepare_due and grid.cells)):
+        say(f"nothing to do: the {len(grid.cells)} cells are finished" + (", and the report" if grid.report else ""))
+        return 0
     folder = data_root / "09_tracking" / "launch" / time.strftime("%Y%m%d-%H%M%S")
     executor = make_executor(options, folder)
     follower = Follower(options, executor, say)
@@ -360,8 +365,8 @@ def _submit_and_leave(options: LaunchOptions, executor: Any, specs: list[JobSpec
             executor.update_parameters(slurm_additional_parameters={"requeue": True, "dependency": f"afterok:{array}"})
         report = executor.submit(StageJob(), _spec(options, grid.report, data_root, grid, parent))
         say(f"submitted report: job {report.job_id} (starts when every cell job succeeded)")
-    say("not waiting: `upgan launch` with the same options later follows what is left; the MLflow parent "
-        f"run {parent} stays RUNNING until then")
+    say(f"not waiting: the report job ends the MLflow parent run {parent}; if a cell fails, `upgan launch` "
+        "with the same options submits what is left")
     return 0
 
 
