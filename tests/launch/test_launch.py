@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CELLS, run_env
+from launch_helpers import CELLS, run_env
 
 UPGAN_CELL = "pet_to_ct.upgan.n04.s2021"
 
