@@ -6,11 +6,14 @@ options, behaviour and exit codes of a successful or crashing run are Kedro's. T
 project raises for bad settings or input (unknown parameters, bad values, missing or malformed
 files) are ``ValueError`` or ``FileNotFoundError`` with a message that names the parameter or
 file; they end the run with exit code 2. Set ``UPGAN_TRACEBACK=1`` to see the full traceback.
+A run stopped by Ctrl-C or SIGTERM ends its MLflow runs KILLED and says so in one line (exit code
+128 + the signal's number).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 import click
@@ -45,9 +48,20 @@ class RunCommand(click.Command):
     """``kedro run`` whose refused configurations and inputs print one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from upgan.pipelines.interrupts import RunInterrupted, end_killed, sigterm_interrupts
+
         plain_lines_off_terminal()
         try:
-            return super().invoke(ctx)
+            with sigterm_interrupts():
+                return super().invoke(ctx)
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the MLflow runs end KILLED
+            signum = stop.signum if isinstance(stop, RunInterrupted) else signal.SIGINT
+            parent, cells = end_killed(_unfinished_cells())
+            runs = (f"MLflow run {parent} and {cells} unfinished cell runs marked KILLED" if parent
+                    else "no MLflow run was open")
+            click.secho(f"Interrupted by {signal.Signals(signum).name}: {runs}; `kedro run` again resumes "
+                        "from the checkpoints", fg="red", err=True)
+            ctx.exit(128 + signum)
         except Exception as error:
             cause = user_error(error)
             store = None if cause is not None else _store_failure(error, ctx.params.get("env"))
@@ -57,6 +71,16 @@ class RunCommand(click.Command):
             click.echo("(the run stopped before or without writing results for this; "
                        "UPGAN_TRACEBACK=1 shows the traceback)", err=True)
             ctx.exit(2)
+
+
+def _unfinished_cells() -> set[str]:
+    """Namespaces the interrupted run had not finished (kept by the project's run guard hook)."""
+    from kedro.framework.project import settings
+
+    from upgan.hooks import RunGuardHooks
+
+    guards = [hook for hook in settings.HOOKS if isinstance(hook, RunGuardHooks)]
+    return guards[0].unfinished() if guards else set()
 
 
 @click.group(name="upgan")

@@ -50,6 +50,61 @@ class RuntimeHooks:
         configure_cpu_threads((params.get("runtime") or {}).get("cpu_threads"))
 
 
+class RunGuardHooks:
+    """Lock the parts of the data root a run writes before it starts (:mod:`upgan.locks`): every
+    namespace of its nodes (cells, tasks' preparation, the report), all at once, so a second run
+    on the same data root that would write any of them is refused before it does anything, while
+    runs of different cells (``upgan launch``'s jobs) go ahead side by side. Also keeps which
+    namespaces have nodes left, so an interrupted run ends their MLflow cell runs KILLED."""
+
+    def __init__(self) -> None:
+        self._locks = None
+        self._left: dict[str, int] = {}
+
+    def _release(self) -> None:
+        if self._locks is not None:
+            self._locks.release()
+            self._locks = None
+
+    def unfinished(self) -> set[str]:
+        """Namespaces of the current (or interrupted) run with nodes not yet done."""
+        return {name for name, left in self._left.items() if left > 0}
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Release what an earlier session of this process left held (it was interrupted)."""
+        self._release()
+        self._left = {}
+
+    @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run for a run that is refused
+    def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
+        """Take the locks of every namespace the run's nodes write (raises LockHeld)."""
+        from upgan.locks import DataRootLocks, lock_name
+
+        self._release()
+        locks = DataRootLocks(structure.parameters().get("data_root") or "data")
+        locks.acquire({lock_name(node.namespace) for node in pipeline.nodes})
+        self._locks = locks
+        self._left = {}
+        for node in pipeline.nodes:
+            self._left[node.namespace or ""] = self._left.get(node.namespace or "", 0) + 1
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        """Count the node done."""
+        self._left[node.namespace or ""] = self._left.get(node.namespace or "", 1) - 1
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:
+        """Release the run's locks."""
+        self._release()
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline, catalog) -> None:
+        """Release the run's locks."""
+        self._release()
+
+
 class MlflowStoreHooks:
     """Initialise a sqlite MLflow store once, safely, before kedro-mlflow opens it: runs that
     start together on a fresh ``mlflow.db`` otherwise migrate its schema at the same time and
@@ -105,10 +160,12 @@ class TrackingHooks:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
-        from upgan.pipelines.tracking_store import mark_killed_runs, tag_parent_run
+        from upgan.pipelines.tracking_store import LAUNCH_TAG, mark_killed_runs, tag_parent_run
 
         client = MlflowClient()
         try:
+            if LAUNCH_TAG in client.get_run(parent).data.tags:  # a launch's cell: the launcher owns it
+                return
             tag_parent_run(client, parent, run_params.get("runner"))
             mark_killed_runs(client, client.get_run(parent).info.experiment_id, parent)
         except MlflowException as error:  # bookkeeping: never fail a run over it

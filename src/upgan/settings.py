@@ -7,11 +7,15 @@ from upgan.hooks import (
     MlflowStoreHooks,
     NodeTimingHooks,
     ProjectStructureHooks,
+    RunGuardHooks,
     RuntimeHooks,
     TrackingHooks,
 )
 
-HOOKS = (ProjectStructureHooks(), MlflowStoreHooks(), RuntimeHooks(), TrackingHooks(), NodeTimingHooks())
+# RunGuardHooks before RuntimeHooks: among first-called hooks, the later registered runs first,
+# so the parameters are checked before any lock is taken
+HOOKS = (ProjectStructureHooks(), MlflowStoreHooks(), RunGuardHooks(), RuntimeHooks(), TrackingHooks(),
+         NodeTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 __all__ = ["CONFIG_LOADER_ARGS", "CONFIG_LOADER_CLASS", "HOOKS"]

@@ -122,7 +122,13 @@ def cell_run(task: str, method: str, n_train_patients: int,
         _gate["cells"][name] = run.info.run_id
     try:
         yield run
-    finally:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (upgan.pipelines.interrupts): not FINISHED
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run()
+        raise
+    else:
         mlflow.end_run()
 
 

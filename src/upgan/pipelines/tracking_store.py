@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 HOST_TAG = "upgan.host"
 PID_TAG = "upgan.pid"
+LAUNCH_TAG = "upgan.launch"
+"""Tag of an ``upgan launch`` parent run (its value: the executor): its cell jobs neither re-tag
+nor close it; the launcher does."""
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 """The experiment tag MLflow 3's UI reads to choose an experiment's opening page."""
 CUSTOM_MODEL_DEVELOPMENT = "custom_model_development"
