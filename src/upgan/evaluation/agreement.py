@@ -44,7 +44,7 @@ def _estimates(metrics: pd.DataFrame, uncertainty: pd.DataFrame | None, f: Famil
                alpha: float) -> dict[str, float]:
     """Check key -> estimate of the claims report of these rows."""
     report = claims_report(summarise(metrics), paired_tests(metrics, f.reference), uncertainty, alpha, f,
-                           lead_model(metrics, f.reference, f.baselines))
+                           lead_model(metrics, f.reference, f.baselines), label=None)
     return dict(zip(_key(report), report["estimate"].astype(float), strict=True))
 
 
@@ -72,7 +72,8 @@ def claims_with_seed_agreement(
     summary = summarise(metrics_per_subject)
     significance = paired_tests(metrics_per_subject, f.reference)
     seeds = seed_values(metrics_per_subject)
-    label = f"pooled over {len(seeds)} seeds, these decide" if len(seeds) > 1 else ""
+    label = (f"pooled over {len(seeds)} seeds, these decide" if len(seeds) > 1
+             else f"seed {seeds[0]}" if seeds else "")
     claims = claims_report(summary, significance, uncertainty, alpha, f,
                            lead_model(metrics_per_subject, f.reference, f.baselines), label=label)
     keys = _key(claims)

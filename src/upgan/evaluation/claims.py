@@ -237,12 +237,13 @@ def claims_report(
     alpha: float = 0.05,
     families: Families | None = None,
     lead_model: pd.DataFrame | None = None,
-    label: str = "",
+    label: str | None = "",
 ) -> pd.DataFrame:
     """Test claims C0-C6 on the result tables; one row per elementary check, each with a
     three-way verdict (:mod:`upgan.evaluation.verdicts`: ``better``, ``worse``, ``no difference
     shown``, or ``not testable``), decided on the seed-aware tests and Holm-adjusted p. The
-    verdicts are logged as one line, ``claims (<label>): ...``, e.g. ``pooled over 2 seeds``.
+    verdicts are logged as one line, ``claims (<label>): ...``, e.g. ``pooled over 2 seeds``;
+    ``label=None`` logs nothing (intermediate reports, e.g. of one seed's rows).
 
     * C0: per task with an ``input`` row (at its largest ``n_train_patients``), per trained
       method and metric: the method against its input (has it learned the task at all?).
@@ -271,8 +272,9 @@ def claims_report(
             rows += claim(results)
     rows += uncertainty_claims(uncertainty, f.reference, alpha)
     out = pd.DataFrame(rows, columns=CLAIMS_COLUMNS)
-    logger.info("claims%s: %s", f" ({label})" if label else "",
-                claim_verdicts(out, f).set_index("claim")["verdict"].to_dict())
+    if label is not None:
+        logger.info("claims%s: %s", f" ({label})" if label else "",
+                    claim_verdicts(out, f).set_index("claim")["verdict"].to_dict())
     return out
 
 
