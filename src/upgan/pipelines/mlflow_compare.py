@@ -6,7 +6,7 @@ readable run names and a runs-table view that needs no column picking.
   order (``Array.sort``), so the capital ``T`` puts them before the lower-case training curves
   (``cell_seconds``, ``fine_tune/…``, ``phase_0/…``) in the column picker and the charts. The
   cell's model is logged at the curves' last step and the test scores at the same step, so the
-  logged model's page shows them and the curves' final values (:func:`model_step`).
+  logged model's page shows them and the curves' values at that step (:func:`model_step`).
 - The parent run gets ``report/compare_<task>.md`` and ``.csv``: method × metric, the mean over
   seeds of each seed's mean over test subjects, ± the SD over seeds, with the do-nothing
   ``input`` row where the task has one (:func:`comparison_table`).
@@ -66,8 +66,9 @@ def log_test_scores(run: Any, summary_row: Mapping[str, Any]) -> None:
 
 def model_step(run_id: str) -> int:
     """The step a cell's model is logged at: the last step of the run's training curves
-    (``<stage>/g_loss``; 0 without any). MLflow's logged-model page shows the run's metrics at
-    that step (the curves' final values, then the test scores), not their first values."""
+    (``<stage>/g_loss``; 0 without any; steps count generator updates per stage). MLflow's
+    logged-model page shows the run's metrics at that step (the curves' values there, then the
+    test scores), not their first values."""
     client = MlflowClient()
     keys = [key for key in client.get_run(run_id).data.metrics if key.endswith("/g_loss")]
     return max((m.step for key in keys for m in client.get_metric_history(run_id, key)), default=0)
@@ -95,7 +96,7 @@ def comparison_markdown(table: pd.DataFrame, metrics: Iterable[str], higher_is_b
     metric in bold, ``input`` excluded)."""
     metrics = list(metrics)
     arrows = {m: "↑" if higher_is_better.get(m, True) else "↓" for m in metrics}
-    lines = ["| method | n | seeds | " + " | ".join(f"{m} {arrows[m]}" for m in metrics) + " |",
+    lines = ["| method | training patients | seeds | " + " | ".join(f"{m} {arrows[m]}" for m in metrics) + " |",
              "|---|---|---|" + "---|" * len(metrics)]
     methods = table[table["method"] != "input"]
     best = {m: (methods[f"{m}_mean"].max() if higher_is_better.get(m, True) else methods[f"{m}_mean"].min())
@@ -158,10 +159,11 @@ def name_parent_run(client: MlflowClient, run_id: str, run_params: Mapping[str, 
 
 def shared_view(metrics: Iterable[str]) -> dict[str, Any]:
     """The runs-table state MLflow 3.17's UI restores from a shared view: the test-metric columns
-    (column ids ``metrics.`<key>```) and the models, runs grouped by task and method (a group's
-    row holds the average over its runs, i.e. over seeds), every run shown, newest first."""
+    (column ids ``metrics.`<key>```; MLflow shows them in key order), runs grouped by task and
+    method (a group's row holds the average over its runs, i.e. over seeds), every run shown,
+    newest first."""
     columns = [f"metrics.`{key}`" for key in test_metric_keys(metrics)]
-    return {"selectedColumns": [*columns, "attributes.`Models`"], "orderByKey": "attributes.start_time",
+    return {"selectedColumns": columns, "orderByKey": "attributes.start_time",
             "orderByAsc": False, "searchFilter": "", "runsHiddenMode": "SHOW_ALL",
             "groupBy": {"aggregateFunction": "average",
                         "groupByKeys": [{"mode": "tag", "groupByData": "task"},
