@@ -29,6 +29,8 @@ def _free_port() -> int:
 
 def test_the_runs_url_asks_for_model_training():
     assert runs_url("127.0.0.1", 5000, "3") == "http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning"
+    assert runs_url("h", 1, "3", "v") == "http://h:1/#/experiments/3/runs?workflowType=machine_learning&viewStateShareKey=v"
+    assert runs_url("h", 1, None, "v") == "http://h:1/#/experiments?workflowType=machine_learning"
 
 
 def test_looking_up_the_experiment_creates_nothing(tmp_path):
@@ -57,7 +59,7 @@ def test_make_ui_opens_on_the_runs_table_in_a_browser(default_run, tmp_path):
             line = server.stdout.readline()
             match = re.search(r"runs table: (\S+)", line)
             url = match.group(1) if match else None
-        assert url and url.endswith("/runs?workflowType=machine_learning"), url
+        assert url and url.endswith("/runs?workflowType=machine_learning&viewStateShareKey=upgan-compare"), url
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
@@ -65,6 +67,7 @@ def test_make_ui_opens_on_the_runs_table_in_a_browser(default_run, tmp_path):
             except OSError:
                 time.sleep(1)
         shown = _dom(url, tmp_path / "profile_runs")
+        unshared = _dom(url.split("&")[0], tmp_path / "profile_unshared")  # the runs table, MLflow's columns
         plain = _dom(url.split("/runs?")[0], tmp_path / "profile_plain")  # what MLflow shows by default
     finally:
         import os
@@ -72,7 +75,10 @@ def test_make_ui_opens_on_the_runs_table_in_a_browser(default_run, tmp_path):
 
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    assert ">Runs<" in shown and "__default__" in shown  # the runs table, with the Kedro run
+    assert ">Runs<" in shown and "Group: task" in shown  # the runs table, grouped by task and method
+    # the test scores are columns without any picking; MLflow's own default shows none
+    assert all(f">Test/{m}<" in shown for m in ("ssim", "psnr", "mae"))
+    assert ">Runs<" in unshared and "all [test]" in unshared and ">Test/ssim<" not in unshared
     assert "Detect Issues" not in shown and ">Overview<" not in shown
     assert ">Overview<" in plain  # the check can fail: without the query MLflow opens the GenAI overview
     assert _experiments(root) == experiments_before  # nothing created

@@ -160,6 +160,7 @@ class TrackingHooks:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
+        from upgan.pipelines.mlflow_compare import name_parent_run
         from upgan.pipelines.tracking_store import LAUNCH_TAG, mark_killed_runs, tag_parent_run
 
         client = MlflowClient()
@@ -167,6 +168,7 @@ class TrackingHooks:
             if LAUNCH_TAG in client.get_run(parent).data.tags:  # a launch's cell: the launcher owns it
                 return
             tag_parent_run(client, parent, run_params.get("runner"))
+            name_parent_run(client, parent, run_params, pipeline)
             mark_killed_runs(client, client.get_run(parent).info.experiment_id, parent)
         except MlflowException as error:  # bookkeeping: never fail a run over it
             logger.warning("could not tag the MLflow run or close stale runs: %s", error)

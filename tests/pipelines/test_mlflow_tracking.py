@@ -80,7 +80,7 @@ def tracked(tmp_path_factory):
         done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True,
                               text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-4000:]
-        runs = client.search_runs([experiment_id], "attributes.run_name = '__default__'")
+        runs = client.search_runs([experiment_id], "tags.kedro_pipelines = '__default__'")
         assert len(runs) == 1
         parent = runs[0]
         children = {r.data.tags["cell"]: r for r in client.search_runs(

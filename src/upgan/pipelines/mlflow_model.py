@@ -30,6 +30,7 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
 from upgan.methods import predict_bundle
+from upgan.pipelines.mlflow_compare import model_step
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ def requirements() -> list[str]:
 
 def log_bundle(run_id: str, bundle: ModelBundle, tags: dict[str, str],
                registered_name: str | None = None) -> str:
-    """Log ``bundle`` as the pyfunc model ``model`` of run ``run_id`` (the run is not re-opened),
+    """Log ``bundle`` as the pyfunc model ``model`` of run ``run_id`` (the run is not re-opened)
+    at the step of its training curves' end (:func:`upgan.pipelines.mlflow_compare.model_step`),
     tagged with ``tags``; register it under ``registered_name`` when given. Returns the model's
     ``models:/<model id>`` URI."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,7 +118,7 @@ def log_bundle(run_id: str, bundle: ModelBundle, tags: dict[str, str],
                 artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
                 python_model=str(Path(__file__).with_name("mlflow_model_code.py")),
                 artifacts={"bundle": str(path)}, signature=signature(bundle),
-                pip_requirements=requirements(), tags=tags,
+                pip_requirements=requirements(), tags=tags, step=model_step(run_id),
             )
     if registered_name:
         version = mlflow.register_model(info.model_uri, registered_name, tags=tags)

@@ -49,10 +49,24 @@ def ui_settings(conf_source: Path, env: str | None) -> dict[str, str]:
             "host": str(ui.get("host", "127.0.0.1")), "port": str(ui.get("port", "5000"))}
 
 
-def runs_url(host: str, port: int | str, experiment_id: str | None) -> str:
-    """The page of the experiment's runs (or the experiments list) in model-training mode."""
+def runs_url(host: str, port: int | str, experiment_id: str | None, view: str | None = None) -> str:
+    """The page of the experiment's runs (or the experiments list) in model-training mode, in the
+    experiment's shared view ``view`` when given (see :mod:`upgan.pipelines.mlflow_compare`)."""
     page = f"experiments/{experiment_id}/runs" if experiment_id else "experiments"
-    return f"http://{host}:{port}/#/{page}?{WORKFLOW_QUERY}"
+    shared = f"&viewStateShareKey={view}" if view and experiment_id else ""
+    return f"http://{host}:{port}/#/{page}?{WORKFLOW_QUERY}{shared}"
+
+
+def comparison_view(uri: str, experiment_id: str | None) -> str | None:
+    """The key of the experiment's method-comparison view when a run wrote it, else ``None``."""
+    from mlflow.tracking import MlflowClient
+
+    from upgan.pipelines.mlflow_compare import SHARED_VIEW_TAG, VIEW_KEY
+
+    if experiment_id is None:
+        return None
+    tags = MlflowClient(uri).get_experiment(experiment_id).tags
+    return VIEW_KEY if SHARED_VIEW_TAG + VIEW_KEY in tags else None
 
 
 def experiment_with_runs(uri: str, name: str) -> str | None:
@@ -90,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if not settings["uri"]:
         logger.error("no MLflow tracking URI in conf/base/mlflow.yml (nor MLFLOW_TRACKING_URI)")
         return 2
-    url = runs_url(host, port, experiment_with_runs(settings["uri"], settings["experiment"]))
+    experiment_id = experiment_with_runs(settings["uri"], settings["experiment"])
+    url = runs_url(host, port, experiment_id, comparison_view(settings["uri"], experiment_id))
     logger.info("MLflow UI on the runs table: %s", url)
     if not args.no_browser:  # once the server had time to start
         threading.Timer(3.0, webbrowser.open, (url,)).start()

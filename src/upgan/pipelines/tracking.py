@@ -29,6 +29,8 @@ import mlflow
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
+from upgan.pipelines.mlflow_compare import cell_run_name
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -98,7 +100,7 @@ def cell_run_id(name: str, create: bool = False) -> str | None:
     if found:
         _gate["cells"][name] = found[0].info.run_id
     elif create:
-        run = client.create_run(experiment, run_name=name,
+        run = client.create_run(experiment, run_name=cell_run_name(name),
                                 tags={**_cell_tags(name), "mlflow.parentRunId": parent})
         client.set_terminated(run.info.run_id)
         _gate["cells"][name] = run.info.run_id
@@ -118,7 +120,7 @@ def cell_run(task: str, method: str, n_train_patients: int,
     if run_id is not None:
         run = mlflow.start_run(run_id=run_id, nested=True)
     else:
-        run = mlflow.start_run(run_name=name, nested=True, tags=_cell_tags(name))
+        run = mlflow.start_run(run_name=cell_run_name(name), nested=True, tags=_cell_tags(name))
         _gate["cells"][name] = run.info.run_id
     try:
         yield run

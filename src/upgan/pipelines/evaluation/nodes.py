@@ -15,7 +15,7 @@ from upgan.io.bundle import ModelBundle
 from upgan.io.nifti import NiftiVolume
 from upgan.io.slices import SliceSet
 from upgan.methods import predict_bundle
-from upgan.pipelines import tracking
+from upgan.pipelines import mlflow_compare, tracking
 from upgan.preparation import PreparationConfig
 from upgan.preparation.prepare import prepared_volume
 from upgan.tasks import get_task
@@ -104,8 +104,9 @@ def evaluate_cell(
     if prediction.sigma is not None:
         example["sigma"] = prediction.sigma[k, 0]
     summary = evaluation.summarise(metrics[evaluation.CONTRACT_COLUMNS["metrics_per_subject"]])
-    with tracking.cell_run(task, method, n_train_patients, seed):
+    with tracking.cell_run(task, method, n_train_patients, seed) as run:
         row = summary.iloc[0]
+        mlflow_compare.log_test_scores(run, row)
         tracking.log_metrics({f"test_{c}": float(row[c]) for c in summary.columns
                               if c.endswith(("_mean", "_std")) or c == "n_subjects"})
         if not uncertainty.empty:

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from upgan import evaluation
 from upgan.io.bundle import ModelBundle
 from upgan.methods.registry import labels, names
-from upgan.pipelines import tracking
+from upgan.pipelines import mlflow_compare, tracking
 from upgan.reporting.convergence import budget_table, convergence_figure
 from upgan.reporting.evaluation_figures import calibration_figure, methods_figure
 from upgan.reporting.setup import training_setup_markdown
@@ -138,6 +138,7 @@ def build_report(
     tracking.log_report("table1.md", table)
     tracking.log_report("summary.csv", summary)
     tracking.log_report("claims.csv", claims)
+    mlflow_compare.log_comparisons(metrics_per_subject)
     return summary, significance, claims, table
 
 
