@@ -20,7 +20,9 @@ EXPECTED = {
         r"phase 0: mean \|error\| \d\.\d{4}, mean σ \d\.\d{4}, Spearman ρ",
     ],
     "03_compare_methods_mlflow.ipynb": [r"^[1-9]\d* evaluated cells", r"tags\.method", r"upgan",
-                                        r"^seeds per cell: \[2\]$"],  # the test env runs 2 seeds
+                                        # the test env runs 2 seeds; other tests of the session add
+                                        # one-seed cells (the mechanism variants) to the same store
+                                        r"^seeds per cell: \[(1, )?2\]$"],
 }
 
 
