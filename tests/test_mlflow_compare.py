@@ -21,9 +21,21 @@ def store(default_run):
     client = MlflowClient(f"sqlite:///{default_run.parent / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("upgan-test")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
-    cells = {r.data.tags["cell"]: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
     per_subject = pd.read_csv(default_run / "08_reporting" / "metrics_per_subject.csv")
+    trained = {f"{t}.{m}.n{int(n):02d}.s{int(s)}" for t, m, n, s in
+               per_subject[["task", "method", "n_train_patients", "seed"]].dropna().itertuples(index=False)}
+
+    def children(parent):
+        return {r.data.tags["cell"]: r for r in runs
+                if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id and "cell" in r.data.tags}
+
+    # the session's store also holds the parent runs of other tests' sessions (data preparation,
+    # restricted runs, other data roots): the default run's parent is the one whose cells it reported
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags
+               and r.data.tags.get("kedro_pipelines") == "__default__"]
+    parent = next(p for p in parents if children(p) and set(children(p)) <= trained
+                  and len(children(p)) == len(trained))
+    cells = children(parent)
     return client, experiment, parent, cells, per_subject
 
 

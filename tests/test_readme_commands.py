@@ -3,6 +3,7 @@ deprecated), and `make run|ui|viz` pass a configuration environment (`ENV=test`)
 
 import re
 import shutil
+import os
 import subprocess
 
 import pytest
@@ -24,8 +25,10 @@ def test_kedro_run_commands_use_pipelines(doc):
                                                   ("run", "kedro run --env test")])
 def test_make_targets_take_an_environment(tmp_path, target, expected):
     venv = tmp_path / "venv"  # never created: -n only prints the commands
-    result = subprocess.run(["make", "-n", target, "ENV=test", f"VENV={venv}"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, check=True)
+    # under `make test` MAKEFLAGS/MAKELEVEL are inherited: a nested make would print directories
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", target, "ENV=test", f"VENV={venv}"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, env=env)
     command = result.stdout.splitlines()[-1]
     assert f"{venv}/bin/{expected}" in command
     if target == "viz":  # Kedro-Viz shapes the pipelines from KEDRO_ENV, not from --env
