@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from upgan.pipelines.mlflow_compare import cell_run_name, parent_run_name
+from upgan.pipelines.mlflow_compare import cell_model_name, cell_run_name, parent_run_name
 
 METRICS = ("ssim", "psnr", "mae")
 
@@ -114,9 +114,10 @@ def test_cell_runs_are_named_method_first(store):
 
 def test_logged_models_carry_the_test_scores_at_the_last_step(store):
     client, experiment, _, cells, _ = store
-    for run in cells.values():
+    assert cell_model_name("pet_to_ct.upgan.n04.s2021") == "upgan-n04-s2021-pet_to_ct"
+    for cell, run in cells.items():
         models = client.search_logged_models([experiment.experiment_id], f"source_run_id = '{run.info.run_id}'")
-        assert [m.name for m in models] == ["model"]  # runs:/<id>/model, as upgan predict reads
+        assert [m.name for m in models] == [cell_model_name(cell)]  # one per run, named after its cell
         model = models[0]
         last = max(m.step for key in run.data.metrics if key.endswith("/g_loss")
                    for m in client.get_metric_history(run.info.run_id, key))

@@ -1,9 +1,9 @@
 """The documented commands are the current ones: Kedro 1.7's `--pipelines` (its `--pipeline` is
 deprecated), and `make run|ui|viz` pass a configuration environment (`ENV=test`)."""
 
+import os
 import re
 import shutil
-import os
 import subprocess
 
 import pytest

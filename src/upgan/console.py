@@ -17,6 +17,8 @@ logger = logging.getLogger("upgan")
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 MLFLOW_MODEL = re.compile(r"^(runs|models):/")
+LEGACY_RUN_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]{32})/model/?$")
+"""``runs:/<id>/model``: the name every cell's model had before models were named after cells."""
 
 
 def _tracking_uri(explicit: str | None) -> str:
@@ -73,11 +75,19 @@ def _bundle_of_run(run_id: str, workdir: Path, tracking_uri: str) -> Path:
 
     from upgan.pipelines.mlflow_model import download_bundle
 
-    tags = mlflow.tracking.MlflowClient(tracking_uri).get_run(run_id).data.tags
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    run = client.get_run(run_id)
+    tags = run.data.tags
     if "cell" not in tags:
         raise ValueError(f"MLflow run {run_id} is not an upgan cell run (no 'cell' tag)")
+    models = client.search_logged_models([run.info.experiment_id], f"source_run_id = '{run_id}'",
+                                         max_results=2)
+    if len(models) > 1:
+        raise ValueError(f"MLflow run {run_id} holds more than one model: give runs:/{run_id}/<model name>")
     try:
-        return download_bundle(f"runs:/{run_id}/model", workdir, tracking_uri)
+        if not models:
+            raise MlflowException(f"run {run_id} has no logged model")
+        return download_bundle(f"models:/{models[0].model_id}", workdir, tracking_uri)
     except MlflowException:
         folder = "/".join(tags["cell"].split("."))  # <task>/<method>/n<NN>[/s<seed>]
         parent = tags.get("mlflow.parentRunId", run_id)
@@ -88,7 +98,8 @@ def _bundle_of_run(run_id: str, workdir: Path, tracking_uri: str) -> Path:
 
 def _model_from_mlflow(model: str, workdir: Path, tracking_uri: str | None = None) -> Path:
     """Download a cell's ``model.safetensors`` given its MLflow child run id, a
-    ``runs:/<run id>/model`` or a ``models:/<name>/<version>`` URI; one ValueError naming the
+    ``runs:/<run id>/<model name>`` (``runs:/<run id>/model`` also finds the run's model, whatever
+    its name) or a ``models:/<name>/<version>`` URI; one ValueError naming the
     store when the store, the run or the model is absent."""
     from mlflow.exceptions import MlflowException
 
@@ -99,6 +110,8 @@ def _model_from_mlflow(model: str, workdir: Path, tracking_uri: str | None = Non
         with _current_store(uri):
             if RUN_ID.match(model):
                 return _bundle_of_run(model, workdir, uri)
+            if legacy := LEGACY_RUN_URI.match(model):  # runs:/<id>/model: the run's model, whatever its name
+                return _bundle_of_run(legacy["run_id"], workdir, uri)
             return download_bundle(model, workdir, uri)
     except MlflowException as exc:
         reason = str(exc.message).splitlines()[0]
@@ -113,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                        description="Translate NIfTI volumes with a trained cell and write the result "
                                    "and its uncertainty σ as NIfTI with the input's affine and header.")
     p.add_argument("model", help="a cell's model folder (data/06_models/<task>/<method>/n<NN>/s<seed>), its "
-                                 "model.safetensors, the MLflow run id of the cell, runs:/<run id>/model "
-                                 "or models:/<name>/<version>")
+                                 "model.safetensors, the MLflow run id of the cell, runs:/<run id>/<model name> "
+                                 "(runs:/<run id>/model: the run's model), models:/<name>/<version> or "
+                                 "models:/<model id>")
     p.add_argument("input", help="a .nii/.nii.gz volume or a folder of them")
     p.add_argument("output_dir", help="where to write <name>_<target>.nii.gz and <name>_sigma.nii.gz")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")

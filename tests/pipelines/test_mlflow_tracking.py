@@ -165,7 +165,7 @@ def test_every_cell_run_has_a_pyfunc_model_that_predicts_like_its_bundle(tracked
     assert {m.source_run_id for m in models} == {r.info.run_id for r in children.values()}
     for cell, run in children.items():
         _, method, n, seed = cell.split(".")
-        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{method}-{n}-{seed}-pet_to_ct")
         assert model.metadata.get_input_schema().inputs[0].shape == (-1, 1, -1, -1)
         with pytest.raises(mlflow.exceptions.MlflowException, match="enforce schema"):
             model.predict(np.repeat(x, 2, axis=1), params={"device": "cpu"})
@@ -229,7 +229,8 @@ def test_upgan_predict_takes_mlflow_model_uris(tracked, tmp_path):
     want = _volumes(local)
     assert sorted(want) == ["pet_ct.nii.gz", "pet_sigma.nii.gz"]
     run_id = children["pet_to_ct.upgan.n04.s2021"].info.run_id
-    for i, model in enumerate((f"runs:/{run_id}/model", "models:/upgan-pet_to_ct-upgan/1", run_id)):
+    for i, model in enumerate((f"runs:/{run_id}/upgan-n04-s2021-pet_to_ct", f"runs:/{run_id}/model",
+                               "models:/upgan-pet_to_ct-upgan/1", run_id)):
         out = tmp_path / f"out{i}"
         assert main(["predict", model, str(pet), str(out), "--device", "cpu"]) == 0, model
         got = _volumes(out)

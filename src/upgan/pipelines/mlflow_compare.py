@@ -133,6 +133,14 @@ def cell_run_name(cell: str) -> str:
     return " ".join([method, *rest, task])
 
 
+def cell_model_name(cell: str) -> str:
+    """A cell's logged-model name, method first like its run: ``pet_to_ct.upgan.n04.s2021`` ->
+    ``upgan-n04-s2021-pet_to_ct`` (MLflow's model names take no dots; load it with
+    ``runs:/<run id>/upgan-n04-s2021-pet_to_ct``)."""
+    task, method, *rest = cell.split(".")
+    return "-".join([method, *rest, task])
+
+
 def parent_run_name(pipeline_names: Iterable[str] | None, env: str | None, tasks: Iterable[str]) -> str:
     """The parent run's name: pipelines, configuration environment, tasks, e.g. ``all [test]
     mri_motion, pet_to_ct``."""

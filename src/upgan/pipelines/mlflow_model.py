@@ -1,17 +1,19 @@
 """A cell's model bundle as an MLflow model (``pyfunc`` flavour).
 
-Every cell's child run holds the model ``model`` (MLflow's "Logged models"; registered as
-``upgan-<task>-<method>`` with ``tracking.register_models: true``). It wraps the cell's bundle
-(``artifacts/model.safetensors``)::
+Every cell's child run holds one model (MLflow's "Logged models"), named after its cell, method
+first (:func:`upgan.pipelines.mlflow_compare.cell_model_name`, e.g. ``upgan-n29-s2021-pet_to_ct``)
+and registered as ``upgan-<task>-<method>`` with ``tracking.register_models: true``. It wraps
+the cell's bundle (``artifacts/model.safetensors``)::
 
-    model = mlflow.pyfunc.load_model("runs:/<child run id>/model")
+    model = mlflow.pyfunc.load_model("runs:/<child run id>/upgan-n29-s2021-pet_to_ct")
     out = model.predict(slices)          # slices: float32 (N, C, H, W), normalised scale
     out["image"], out.get("sigma")       # (N, 1, H, W) each; sigma for the UP-GAN family
 
 The model is logged from code (:mod:`upgan.pipelines.mlflow_model_code`): loading runs that
 file, which imports this module, so it needs the ``upgan`` package importable, and unpickles
-nothing. ``upgan predict`` takes ``runs:/<run id>/model`` and ``models:/<name>/<version>`` too
-(:func:`download_bundle`).
+nothing. ``upgan predict`` takes the child run id, ``runs:/<run id>/<model name>`` (or
+``runs:/<run id>/model``, the name models had before they were named after their cells) and
+``models:/<name>/<version>`` too (:func:`download_bundle`).
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
 
 from upgan.io.bundle import ModelBundle, load_bundle, save_bundle
 from upgan.methods import predict_bundle
-from upgan.pipelines.mlflow_compare import model_step
+from upgan.pipelines.mlflow_compare import cell_model_name, model_step
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "model"
-"""The MLflow model's name on a cell's run (``runs:/<run id>/model``)."""
+LEGACY_MODEL_NAME = "model"
+"""What every cell's model was named before models were named after their cells."""
 BUNDLE = "model.safetensors"
 """The bundle's file name inside the MLflow model's ``artifacts/``."""
 
@@ -105,7 +107,8 @@ def requirements() -> list[str]:
 
 def log_bundle(run_id: str, bundle: ModelBundle, tags: dict[str, str],
                registered_name: str | None = None) -> str:
-    """Log ``bundle`` as the pyfunc model ``model`` of run ``run_id`` (the run is not re-opened)
+    """Log ``bundle`` as the pyfunc model of run ``run_id``, named after its cell (``tags["cell"]``,
+    :func:`~upgan.pipelines.mlflow_compare.cell_model_name`), (the run is not re-opened)
     at the step of its training curves' end (:func:`upgan.pipelines.mlflow_compare.model_step`),
     tagged with ``tags``; register it under ``registered_name`` when given. Returns the model's
     ``models:/<model id>`` URI."""
@@ -115,7 +118,7 @@ def log_bundle(run_id: str, bundle: ModelBundle, tags: dict[str, str],
             # the signature is given; an input example would need a slice size the networks take
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")
             info = Model.log(
-                artifact_path=None, name=MODEL_NAME, flavor=mlflow.pyfunc, run_id=run_id,
+                artifact_path=None, name=cell_model_name(tags["cell"]), flavor=mlflow.pyfunc, run_id=run_id,
                 python_model=str(Path(__file__).with_name("mlflow_model_code.py")),
                 artifacts={"bundle": str(path)}, signature=signature(bundle),
                 pip_requirements=requirements(), tags=tags, step=model_step(run_id),
@@ -127,7 +130,7 @@ def log_bundle(run_id: str, bundle: ModelBundle, tags: dict[str, str],
 
 
 def download_bundle(uri: str, folder: Path, tracking_uri: str | None = None) -> Path:
-    """Download the bundle of an MLflow model (``runs:/<run id>/model``, ``models:/<name>/<version>``,
+    """Download the bundle of an MLflow model (``runs:/<run id>/<model name>``, ``models:/<name>/<version>``,
     ``models:/<model id>``) from the store ``tracking_uri`` (default: MLflow's current one) into
     ``folder``; returns the ``model.safetensors`` path."""
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder),
