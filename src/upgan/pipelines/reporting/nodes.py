@@ -142,6 +142,24 @@ def build_report(
     return summary, significance, claims, table
 
 
+def compare_variants(metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The mechanism comparison (:mod:`upgan.evaluation.variants`): the proposed method and each
+    of its variants against the ablation and the control, seed-aware, with skull loss per seed
+    and σ's quality; ``variants.md`` is also attached to the Kedro run's MLflow run."""
+    from upgan.evaluation import variants
+    from upgan.methods.registry import get
+
+    specs = {name: get(name) for name in names()}
+    tests = variants.variant_tests(metrics_per_subject, {n: s.role for n, s in specs.items()})
+    trained = set(tests["method"]) | set(tests["versus"])
+    skull = variants.skull_loss(metrics_per_subject)
+    skull = skull[skull["method"].isin(trained)]
+    sigma = variants.sigma_quality(uncertainty)
+    report = variants.variants_markdown(tests, skull, sigma, {n: s.label for n, s in specs.items()})
+    tracking.log_report("variants.md", report)
+    return tests, report
+
+
 def plot_methods(task: str, cells: list[tuple[str, int, int]], *examples: dict[str, np.ndarray],
                  preparation: dict[str, Any] | None = None) -> Figure:
     """Figure 3 analogue: each method's prediction and residual on the same test slice, one
