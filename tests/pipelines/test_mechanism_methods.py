@@ -36,6 +36,22 @@ def test_every_variant_is_a_cell_of_table1(study):
     assert set(uncertainty.method) == {m for m in METHODS if get(m).kind == "cascade"}
 
 
+def test_every_variant_is_compared_with_the_ablation_and_the_control(study):
+    """variants.csv: UP-GAN and every variant (the ablation and the control are comparators, not
+    compared) against both, on every metric; one seed: the subject-paired one-seed test."""
+    from upgan.evaluation.retraining import ONE_SEED
+
+    tests = pd.read_csv(study / "08_reporting" / "variants.csv")
+    compared = {m for m in METHODS if get(m).role in ("proposed", "variant")}
+    assert set(tests.method) == compared
+    assert set(map(tuple, tests[["method", "versus"]].drop_duplicates().to_numpy())) == {
+        (m, v) for m in compared for v in ("upgan_no_guidance", "unet_l1")}
+    assert set(tests.metric) == {"ssim", "psnr", "mae"} and set(tests.test) == {ONE_SEED}
+    assert tests.groupby("versus").size().to_dict() == {v: 3 * len(compared) for v in ("unet_l1", "upgan_no_guidance")}
+    text = (study / "08_reporting" / "variants.md").read_text()
+    assert all(f"| {m} |" in text for m in compared)
+
+
 def test_claim_families_stay_as_they_are(study):
     """C2 compares UP-GAN with its ablation only, C6 with the control only: no variant is in a
     claim family."""
