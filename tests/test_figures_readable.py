@@ -2,6 +2,7 @@
 the tables), convergence legends off the curves, the seed of a calibration figure."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from upgan.reporting.convergence import convergence_figure
@@ -64,3 +65,30 @@ def test_calibration_figure_names_its_seed():
                           "mae_oracle": [np.nan] * 3 + [0.2, 0.1, 0.05]})
     fig = plot_calibration("pet_to_ct", [("upgan", 4, 2022)], table)
     assert "seed 2022" in fig._suptitle.get_text()
+
+
+def test_variants_figure_shows_every_seed_and_the_skull_threshold():
+    from upgan.evaluation.variants import SKULL_LOST_DICE
+    from upgan.reporting.variants_figure import variants_figure
+
+    rows = []
+    for method, role, mae, dice in (("unet_l1", "control", 60.0, 0.77), ("upgan", "proposed", 68.0, 0.72),
+                                    ("upgan_no_guidance", "ablation", 66.0, 0.73),
+                                    ("upgan_p0_paper", "variant", 85.0, 0.5)):
+        for seed in (1, 2, 3):
+            lost = method == "upgan_p0_paper" and seed == 2
+            rows.append({"task": "pet_to_ct", "method": method, "role": role, "seed": seed, "mae": mae + seed,
+                         "bone_dice": 0.0 if lost else dice,
+                         "ause": np.nan if role == "control" else 0.01 * seed})
+    fig = variants_figure(pd.DataFrame(rows), "pet_to_ct", "HU")
+    left, right = fig.axes[:2]
+    assert left.get_xlabel().startswith("test MAE [HU]")
+    # the control has no σ: a vertical line at its mean MAE, not a point
+    verticals = [line for line in left.get_lines() if len(set(line.get_xdata())) == 1 and line.get_linestyle() == "--"]
+    assert [float(line.get_xdata()[0]) for line in verticals] == [pytest.approx(62.0)]
+    seeds_drawn = sum(len(c.get_offsets()) for c in right.collections)
+    assert seeds_drawn == len(rows)  # one dot per method and seed
+    assert any(float(line.get_ydata()[0]) == SKULL_LOST_DICE for line in right.get_lines())
+    assert "2" in [t.get_text() for t in right.texts]  # the seed that lost the skull is named
+    with pytest.raises(ValueError, match="mri_recon"):
+        variants_figure(pd.DataFrame(rows), "mri_recon")

@@ -11,6 +11,7 @@ from upgan.evaluation.variants import (
     SKULL_LOST_DICE,
     sigma_quality,
     skull_loss,
+    variant_points,
     variant_tests,
     variants_markdown,
 )
@@ -114,3 +115,25 @@ def test_the_markdown_names_each_comparison_and_says_when_there_is_nothing(rng):
     empty = variants_markdown(variant_tests(frame[frame.method == "pix2pix"], ROLES),
                               skull_loss(frame.iloc[0:0]), sigma_quality(None))
     assert "No variants" in empty
+
+
+def test_variant_points_are_per_seed_means_with_the_final_sigma(rng):
+    frame = _table(rng, {"upgan": 0.0, "upgan_no_guidance": 0.01, "unet_l1": 0.02, "pix2pix": -0.1})
+    frame = pd.concat([frame, frame.assign(n_train_patients=5, mae=99.0)])  # a sweep count: not shown
+    sigma = []
+    for seed in SEEDS:
+        for phase, ause in (("0", 0.9), ("final", 0.01 * seed)):
+            for subject, offset in (("a", -0.001), ("b", 0.001)):
+                sigma.append({"task": "pet_to_ct", "method": "upgan", "n_train_patients": 29, "seed": seed,
+                              "subject_id": subject, "phase": phase, "ause": ause + offset})
+    points = variant_points(frame, pd.DataFrame(sigma), ROLES)
+    assert set(points.method) == {"upgan", "upgan_no_guidance", "unet_l1"}  # no baseline
+    assert len(points) == 3 * len(SEEDS)
+    for row in points.itertuples(index=False):
+        own = frame[(frame.method == row.method) & (frame.seed == row.seed) & (frame.n_train_patients == 29)]
+        assert row.mae == pytest.approx(own.mae.mean()) and row.bone_dice == pytest.approx(own.bone_dice.mean())
+        assert row.role == ROLES[row.method]
+        if row.method == "upgan":
+            assert row.ause == pytest.approx(0.01 * row.seed)
+        else:
+            assert np.isnan(row.ause)  # no σ recorded for it

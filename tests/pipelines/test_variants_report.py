@@ -26,5 +26,7 @@ def test_the_run_compares_upgan_with_its_ablation_and_control(default_run):
                                    rtol=1e-9, atol=1e-12)
         p = stats.ttest_ind(per_seed[row.method], per_seed[row.versus], equal_var=False).pvalue
         np.testing.assert_allclose(row.p_value, p, rtol=1e-9)
+    for task in set(tests.task):  # the mechanism figure of each task with variants
+        assert (reporting / "figures" / f"variants_{task}.png").stat().st_size > 10_000
     text = (reporting / "variants.md").read_text()
     assert "against the ablation and the control" in text and "Skull lost" in text

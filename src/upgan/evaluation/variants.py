@@ -47,6 +47,7 @@ VARIANT_TEST_COLUMNS: list[str] = [
     "estimate", "ci_low", "ci_high", "test", "p_value", "p_holm", "verdict", "n_seeds", "n_subjects"]
 SKULL_COLUMNS: list[str] = ["task", "method", "n_seeds", "n_skull_lost", "seeds_skull_lost",
                             "bone_dice_mean", "bone_dice_seed_min"]
+POINT_COLUMNS: list[str] = ["task", "method", "role", "seed", "mae", "bone_dice", "ause"]
 SIGMA_COLUMNS: list[str] = ["task", "method", "n_seeds", "ause_mean", "ause_sd", "coverage_95_mean",
                             "coverage_95_sd", "spearman_mean", "spearman_sd"]
 
@@ -125,9 +126,7 @@ def sigma_quality(uncertainty: pd.DataFrame) -> pd.DataFrame:
     rows = []
     table = _full(uncertainty)
     for (task, method), group in table.groupby(["task", "method"], sort=False):
-        phases = set(group["phase"].astype(str))
-        last = "final" if "final" in phases else max(phases, key=lambda p: (p.isdigit(), int(p) if p.isdigit() else 0))
-        final = group[group["phase"].astype(str) == last]
+        final = group[group["phase"].astype(str) == _last_phase(group)]
         seeds = final["seed"].astype("Float64").fillna(-1.0).to_numpy()
         per_seed = final.groupby(seeds)[["ause", "coverage_95", "spearman_sigma_abs_error"]].mean()
         sd = per_seed.std(ddof=1) if len(per_seed) > 1 else per_seed.iloc[0] * math.nan
@@ -137,6 +136,41 @@ def sigma_quality(uncertainty: pd.DataFrame) -> pd.DataFrame:
                      "spearman_mean": per_seed["spearman_sigma_abs_error"].mean(),
                      "spearman_sd": sd["spearman_sigma_abs_error"]})
     return pd.DataFrame(rows, columns=SIGMA_COLUMNS)
+
+
+def variant_points(metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame | None,
+                   roles: dict[str, str]) -> pd.DataFrame:
+    """Per task, method of the mechanism comparison (proposed, variant, ablation, control) and
+    training seed at full supervision: the mean over test subjects of MAE and bone Dice (NaN
+    where the task has none) and the AUSE of the final output's σ (NaN for a method without σ).
+    The points of the variants figure, one per trained model."""
+    metrics = _full(metrics_per_subject)
+    metrics = metrics[metrics["seed"].notna()]
+    wanted = set(_pick(metrics, roles, VARIANT_ROLES + COMPARATOR_ROLES))
+    metrics = metrics[metrics["method"].isin(wanted)]
+    if metrics.empty:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    dice = metrics["bone_dice"] if "bone_dice" in metrics.columns else pd.Series(np.nan, index=metrics.index)
+    frame = metrics.assign(bone_dice=dice, seed=metrics["seed"].astype(int))
+    points = frame.groupby(["task", "method", "seed"], sort=False)[["mae", "bone_dice"]].mean().reset_index()
+    points["ause"] = np.nan
+    if uncertainty is not None and not uncertainty.empty:
+        table = _full(uncertainty)
+        table = table[table["method"].isin(wanted) & table["seed"].notna()]
+        for (task, method), group in table.groupby(["task", "method"], sort=False):
+            final = group[group["phase"].astype(str) == _last_phase(group)]
+            ause = final.groupby(final["seed"].astype(int))["ause"].mean()
+            for seed, value in ause.items():
+                at = (points["task"] == task) & (points["method"] == method) & (points["seed"] == seed)
+                points.loc[at, "ause"] = float(value)
+    points["role"] = points["method"].map(roles)
+    return points[POINT_COLUMNS]
+
+
+def _last_phase(group: pd.DataFrame) -> str:
+    """The phase of a method's final output: ``final`` for a cascade, else its last phase."""
+    phases = set(group["phase"].astype(str))
+    return "final" if "final" in phases else max(phases, key=lambda p: (p.isdigit(), int(p) if p.isdigit() else 0))
 
 
 def _number(value: float, metric: str) -> str:

@@ -142,12 +142,16 @@ def build_report(
     return summary, significance, claims, table
 
 
-def compare_variants(metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def compare_variants(metrics_per_subject: pd.DataFrame,
+                     uncertainty: pd.DataFrame) -> tuple[pd.DataFrame, str, dict[str, Figure]]:
     """The mechanism comparison (:mod:`upgan.evaluation.variants`): the proposed method and each
     of its variants against the ablation and the control, seed-aware, with skull loss per seed
-    and σ's quality; ``variants.md`` is also attached to the Kedro run's MLflow run."""
+    and σ's quality, and per task with variants the figure ``variants_<task>.png`` (accuracy
+    against σ's AUSE, bone Dice per seed); ``variants.md`` and the figures are also attached to
+    the Kedro run's MLflow run."""
     from upgan.evaluation import variants
     from upgan.methods.registry import get
+    from upgan.reporting.variants_figure import variants_figure
 
     specs = {name: get(name) for name in names()}
     tests = variants.variant_tests(metrics_per_subject, {n: s.role for n, s in specs.items()})
@@ -157,7 +161,13 @@ def compare_variants(metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFram
     sigma = variants.sigma_quality(uncertainty)
     report = variants.variants_markdown(tests, skull, sigma, {n: s.label for n, s in specs.items()})
     tracking.log_report("variants.md", report)
-    return tests, report
+    points = variants.variant_points(metrics_per_subject, uncertainty, {n: s.role for n, s in specs.items()})
+    figures: dict[str, Figure] = {}
+    for task in dict.fromkeys(tests["task"]):
+        name = f"variants_{task}.png"
+        figures[name] = variants_figure(points, task, get_task(task).mae_units)
+        tracking.log_report(name, figures[name])
+    return tests, report, figures
 
 
 def plot_methods(task: str, cells: list[tuple[str, int, int]], *examples: dict[str, np.ndarray],

@@ -57,8 +57,8 @@ def create_pipeline(**kwargs) -> Pipeline:
              name="describe_training"),
         Node(nodes.build_report, ["metrics_per_subject", "uncertainty_table", "head_mae", "training_setup", "budget"],
              ["summary", "significance", "claims", "table1"], name="build_report"),
-        Node(nodes.compare_variants, ["metrics_per_subject", "uncertainty_table"], ["variants", "variants_report"],
-             name="compare_variants"),
+        Node(nodes.compare_variants, ["metrics_per_subject", "uncertainty_table"],
+             ["variants", "variants_report", "variants_figures"], name="compare_variants"),
         Node(bind(nodes.plot_task_figures, n_full, seeds[0]), results, "report_figures", name="plot_figures"),
     ]
     return Pipeline(pipe, tags=["reporting"])
