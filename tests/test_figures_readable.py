@@ -2,8 +2,8 @@
 the tables), convergence legends off the curves, the seed of a calibration figure."""
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from upgan.reporting.convergence import convergence_figure
 from upgan.reporting.evaluation_figures import methods_figure
