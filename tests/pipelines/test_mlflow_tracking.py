@@ -119,8 +119,11 @@ def test_parent_run_holds_the_report(tracked, tmp_path):
     run_id = parent.info.run_id
     paths = {a.path for a in client.list_artifacts(run_id, "report")}
     assert {"report/table1.md", "report/summary.csv", "report/claims.csv"} <= paths
-    assert [a.path for a in client.list_artifacts(run_id, "report/figures")] == ["report/figures/methods_pet_to_ct.png"]
+    figures = sorted(a.path for a in client.list_artifacts(run_id, "report/figures"))
+    assert figures == ["report/figures/methods_pet_to_ct.png", "report/figures/variants_pet_to_ct.png"]
+    assert "report/variants.md" in paths
     local = Path(client.download_artifacts(run_id, "report", str(tmp_path)))
+    assert (local / "variants.md").read_text() == (report / "variants.md").read_text()
     assert (local / "table1.md").read_text() == (report / "table1.md").read_text()
     pd.testing.assert_frame_equal(pd.read_csv(local / "summary.csv"), pd.read_csv(report / "summary.csv"))
     pd.testing.assert_frame_equal(pd.read_csv(local / "claims.csv"), pd.read_csv(report / "claims.csv"))
