@@ -48,6 +48,7 @@ VARIANT_TEST_COLUMNS: list[str] = [
 SKULL_COLUMNS: list[str] = ["task", "method", "n_seeds", "n_skull_lost", "seeds_skull_lost",
                             "bone_dice_mean", "bone_dice_seed_min"]
 POINT_COLUMNS: list[str] = ["task", "method", "role", "seed", "mae", "bone_dice", "ause"]
+SIGMA_METRICS: tuple[str, ...] = ("ause", "coverage_95", "spearman_sigma_abs_error")
 SIGMA_COLUMNS: list[str] = ["task", "method", "n_seeds", "ause_mean", "ause_sd", "coverage_95_mean",
                             "coverage_95_sd", "spearman_mean", "spearman_sd"]
 
@@ -117,23 +118,30 @@ def skull_loss(metrics_per_subject: pd.DataFrame, threshold: float = SKULL_LOST_
     return pd.DataFrame(rows, columns=SKULL_COLUMNS)
 
 
+def _final_sigma_per_seed(uncertainty: pd.DataFrame,
+                          columns: tuple[str, ...] = SIGMA_METRICS) -> pd.DataFrame:
+    """Per task, method with σ and seed at full supervision: the means over test subjects of
+    ``columns`` (AUSE, 95 % coverage, ρ(σ, |error|)) of its final output (phase ``final``; for a
+    one-phase method its phase ``0``)."""
+    table = _full(uncertainty)
+    last = {key: _last_phase(group) for key, group in table.groupby(["task", "method"], sort=False)}
+    final = table[[last[(t, m)] == str(p) for t, m, p in zip(table["task"], table["method"], table["phase"],
+                                                             strict=True)]]
+    return final.groupby(["task", "method", "seed"], sort=False, dropna=False)[list(columns)].mean().reset_index()
+
+
 def sigma_quality(uncertainty: pd.DataFrame) -> pd.DataFrame:
-    """Per task and method with σ, of its final output (phase ``final``; for a one-phase method
-    its phase ``0``) at full supervision: AUSE, 95 % coverage and Spearman ρ(σ, |error|) as mean
-    and SD over seeds of the per-seed means over subjects."""
+    """Per task and method with σ, of its final output at full supervision: AUSE, 95 % coverage
+    and Spearman ρ(σ, |error|) as mean and SD over seeds of the per-seed means over subjects."""
     if uncertainty is None or uncertainty.empty:
         return pd.DataFrame(columns=SIGMA_COLUMNS)
     rows = []
-    table = _full(uncertainty)
-    for (task, method), group in table.groupby(["task", "method"], sort=False):
-        final = group[group["phase"].astype(str) == _last_phase(group)]
-        seeds = final["seed"].astype("Float64").fillna(-1.0).to_numpy()
-        per_seed = final.groupby(seeds)[["ause", "coverage_95", "spearman_sigma_abs_error"]].mean()
-        sd = per_seed.std(ddof=1) if len(per_seed) > 1 else per_seed.iloc[0] * math.nan
+    for (task, method), per_seed in _final_sigma_per_seed(uncertainty).groupby(["task", "method"], sort=False):
+        mean, sd = per_seed[list(SIGMA_METRICS)].mean(), per_seed[list(SIGMA_METRICS)].std(ddof=1)
         rows.append({"task": task, "method": method, "n_seeds": int(len(per_seed)),
-                     "ause_mean": per_seed["ause"].mean(), "ause_sd": sd["ause"],
-                     "coverage_95_mean": per_seed["coverage_95"].mean(), "coverage_95_sd": sd["coverage_95"],
-                     "spearman_mean": per_seed["spearman_sigma_abs_error"].mean(),
+                     "ause_mean": mean["ause"], "ause_sd": sd["ause"],
+                     "coverage_95_mean": mean["coverage_95"], "coverage_95_sd": sd["coverage_95"],
+                     "spearman_mean": mean["spearman_sigma_abs_error"],
                      "spearman_sd": sd["spearman_sigma_abs_error"]})
     return pd.DataFrame(rows, columns=SIGMA_COLUMNS)
 
@@ -153,16 +161,12 @@ def variant_points(metrics_per_subject: pd.DataFrame, uncertainty: pd.DataFrame 
     dice = metrics["bone_dice"] if "bone_dice" in metrics.columns else pd.Series(np.nan, index=metrics.index)
     frame = metrics.assign(bone_dice=dice, seed=metrics["seed"].astype(int))
     points = frame.groupby(["task", "method", "seed"], sort=False)[["mae", "bone_dice"]].mean().reset_index()
-    points["ause"] = np.nan
     if uncertainty is not None and not uncertainty.empty:
-        table = _full(uncertainty)
-        table = table[table["method"].isin(wanted) & table["seed"].notna()]
-        for (task, method), group in table.groupby(["task", "method"], sort=False):
-            final = group[group["phase"].astype(str) == _last_phase(group)]
-            ause = final.groupby(final["seed"].astype(int))["ause"].mean()
-            for seed, value in ause.items():
-                at = (points["task"] == task) & (points["method"] == method) & (points["seed"] == seed)
-                points.loc[at, "ause"] = float(value)
+        sigma = _final_sigma_per_seed(uncertainty, ("ause",)).dropna(subset=["seed"])
+        sigma = sigma.assign(seed=sigma["seed"].astype(int))[["task", "method", "seed", "ause"]]
+        points = points.merge(sigma, on=["task", "method", "seed"], how="left")
+    else:
+        points["ause"] = np.nan
     points["role"] = points["method"].map(roles)
     return points[POINT_COLUMNS]
 

@@ -154,14 +154,15 @@ def compare_variants(metrics_per_subject: pd.DataFrame,
     from upgan.reporting.variants_figure import variants_figure
 
     specs = {name: get(name) for name in names()}
-    tests = variants.variant_tests(metrics_per_subject, {n: s.role for n, s in specs.items()})
+    roles = {n: s.role for n, s in specs.items()}
+    tests = variants.variant_tests(metrics_per_subject, roles)
     trained = set(tests["method"]) | set(tests["versus"])
     skull = variants.skull_loss(metrics_per_subject)
     skull = skull[skull["method"].isin(trained)]
     sigma = variants.sigma_quality(uncertainty)
     report = variants.variants_markdown(tests, skull, sigma, {n: s.label for n, s in specs.items()})
     tracking.log_report("variants.md", report)
-    points = variants.variant_points(metrics_per_subject, uncertainty, {n: s.role for n, s in specs.items()})
+    points = variants.variant_points(metrics_per_subject, uncertainty, roles)
     figures: dict[str, Figure] = {}
     for task in dict.fromkeys(tests["task"]):
         name = f"variants_{task}.png"
