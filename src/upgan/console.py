@@ -1,4 +1,4 @@
-"""``upgan`` command line: ``upgan predict MODEL INPUT OUTPUT_DIR`` and ``upgan launch``."""
+"""``upgan`` command line: ``upgan predict MODEL INPUT OUTPUT_DIR``, ``upgan launch`` and ``upgan merge``."""
 
 from __future__ import annotations
 
@@ -145,15 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-clip", action="store_true",
                    help="write the network's raw values instead of clipping the translated image to "
                         "the valid range (the CT window; [0, 1] of the T1 scale), as evaluation scores it")
-    from upgan.launch.command import add_parser
+    from upgan.launch import command, merge
 
-    add_parser(sub)
+    command.add_parser(sub)
+    merge.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if args.command == "launch":
-        from upgan.launch.command import run
-
-        return run(args)
+        return command.run(args)
+    if args.command == "merge":
+        return merge.run(args)
     from upgan.predict import predict_files
     from upgan.runtime import configure_cpu_threads
 

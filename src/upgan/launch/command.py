@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--partition", default=None, help="SLURM partition")
     p.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job in minutes; a cell "
                    "that reaches it is requeued and resumes from its checkpoints")
-    p.add_argument("--params", default="", help="runtime parameters as for kedro run, e.g. data_root=/scratch/x")
+    p.add_argument("--params", default="", help="runtime parameters as for kedro run, e.g. data_root=/scratch/x; a list "
+                                                   "in brackets is one value: seeds=[2024,2025]")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI for every job (default: the env's mlflow.yml); use an "
                         "`mlflow server` URL when cells run on several nodes")
@@ -41,6 +42,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
 
 
+def split_params(text: str) -> list[str]:
+    """``key=value`` items of ``--params``, split at the commas outside brackets, so that a list
+    value stays one item (``seeds=[2021,2022],data_root=/x``: two items)."""
+    items, depth, current = [], 0, ""
+    for char in text:
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    return [x.strip() for x in items if x.strip()]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``upgan launch`` with parsed ``args``."""
     from omegaconf import OmegaConf
@@ -48,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from upgan.launch.launcher import LaunchOptions, interrupt_on_sigterm, launch
 
     try:
-        items = [x.strip() for x in args.params.split(",") if x.strip()]
+        items = split_params(args.params)
         for item in items:
             if "=" not in item:
                 raise ValueError(f"--params item {item!r} must be key=value")

@@ -48,6 +48,12 @@ def budget_table(histories: Sequence[pd.DataFrame]) -> pd.DataFrame:
     clash = rows[rows.duplicated(keys, keep=False)]
     if len(clash):
         raise ValueError(f"networks with two budgets in the histories:\n{clash.to_string(index=False)}")
+    return sort_budget(rows)
+
+
+def sort_budget(rows: pd.DataFrame) -> pd.DataFrame:
+    """``budget.csv``'s row order (task, patients, method, seed, then the networks in training
+    order) and column types."""
     rows = rows.assign(_order=[_network_key(n) for n in rows["network"]])
     rows = rows.sort_values(["task", "n_train_patients", "method", "seed", "_order"], kind="stable")
     return rows.drop(columns="_order").astype(
