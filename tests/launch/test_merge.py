@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -36,7 +37,9 @@ def study(default_run, kedro_project, tmp_path_factory):
     base = tmp_path_factory.mktemp("merge")
     full = base / "full"
     shutil.copytree(default_run, full)
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    # kedro-mlflow sets MLflow's process-wide tracking URI from the environment: put both back,
+    # or the tests after this module would search this module's store instead of the session's
+    saved, saved_uri = os.environ.get("MLFLOW_TRACKING_URI"), mlflow.get_tracking_uri()
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{base / 'mlflow.db'}"
     try:
         kedro_project(pipeline_names=["weak_supervision"], runtime_params={"data_root": str(full)})
@@ -52,6 +55,7 @@ def study(default_run, kedro_project, tmp_path_factory):
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved
+        mlflow.set_tracking_uri(saved_uri)
     return full, parts
 
 
