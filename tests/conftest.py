@@ -83,6 +83,23 @@ def default_run(kedro_project):
     return data_root
 
 
+@pytest.fixture(scope="session")
+def parent_runs():
+    """``of(data_root) -> set of run ids``: the MLflow parent runs of the sessions run on that data
+    root (kedro-mlflow records the runtime parameters, data root included, as a tag). Other tests'
+    sessions share the store and train the same cells in their own roots, some without evaluating:
+    a test of one run keeps the child runs of these parents."""
+    import mlflow
+
+    def of(data_root: Path) -> set[str]:
+        everything = mlflow.search_runs(search_all_experiments=True)
+        parents = everything[everything["tags.mlflow.parentRunId"].isna()]
+        recorded = parents["tags.runtime_params"].fillna("")
+        return set(parents.loc[recorded.str.contains(f"'{data_root}'", regex=False), "run_id"])
+
+    return of
+
+
 @pytest.fixture
 def vgg19_state_file(tmp_path: Path) -> Path:
     """A torchvision-layout VGG-19 state dict of small random weights, saved as ``vgg19.pth``

@@ -114,19 +114,12 @@ def test_predictions_are_nifti_in_world_space(default_run):
     assert not list(baseline.glob("*_sigma.nii.gz"))  # no uncertainty for the baselines
 
 
-def test_summary_can_be_rebuilt_from_mlflow(default_run):
+def test_summary_can_be_rebuilt_from_mlflow(default_run, parent_runs):
     """Each seed's child run holds that seed's test metrics; their mean over seeds is the pooled
     summary (every seed is scored on the same subjects) and their std the seed spread."""
     summary = pd.read_csv(default_run / "08_reporting" / "summary.csv")
-    # other tests' sessions share the store and train the same cells in their own data roots
-    # (some after this run, some without evaluating): keep the children of the parent runs whose
-    # recorded data root is the default run's
-    everything = mlflow.search_runs(search_all_experiments=True)
-    parents = everything[everything["tags.mlflow.parentRunId"].isna()]
-    ours = parents.loc[parents["tags.runtime_params"].fillna("").str.contains(f"'{default_run}'", regex=False),
-                       "run_id"]
     runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell LIKE '%.n04.s%'")
-    runs = runs[runs["tags.task"].isin(TASKS) & runs["tags.mlflow.parentRunId"].isin(set(ours))]
+    runs = runs[runs["tags.task"].isin(TASKS) & runs["tags.mlflow.parentRunId"].isin(parent_runs(default_run))]
     latest = runs.sort_values("start_time").groupby("tags.cell").tail(1)
     assert sorted(latest["tags.seed"].astype(int).unique()) == SEEDS
     grouped = latest.groupby(["tags.task", "tags.method"])

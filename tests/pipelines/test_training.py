@@ -71,16 +71,13 @@ def test_phase_summary_and_figure(trained):
     assert (trained / "08_reporting" / "figures" / "phases_pet_to_ct_upgan_n04_s2021.png").stat().st_size > 20_000
 
 
-def test_one_tagged_child_run_per_cell(trained):
+def test_one_tagged_child_run_per_cell(trained, parent_runs):
     """One child run per cell and `kedro run` (other tests of the session run the same cell in
     their own data roots, under their own parent runs: the default run's parent is found by the
     data root kedro-mlflow records in its runtime_params tag)."""
     runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.cell = 'pet_to_ct.upgan.n04.s2021'")
     assert (runs.groupby("tags.mlflow.parentRunId").size() == 1).all()
-    everything = mlflow.search_runs(search_all_experiments=True)
-    parents = everything[everything["tags.mlflow.parentRunId"].isna()]
-    ours = parents.loc[parents["tags.runtime_params"].fillna("").str.contains(f"'{trained}'", regex=False), "run_id"]
-    runs = runs[runs["tags.mlflow.parentRunId"].isin(set(ours))]
+    runs = runs[runs["tags.mlflow.parentRunId"].isin(parent_runs(trained))]
     assert len(runs) == 1
     run = runs.iloc[0]
     assert run["tags.task"] == "pet_to_ct" and run["tags.method"] == "upgan"
